@@ -1,0 +1,1 @@
+"""Word embeddings and their alignment into one English-Chinese space (MUSE-style)."""

@@ -1,0 +1,1 @@
+"""Corpora: post records, readers and writers, BIO tags, image lookup and features."""

@@ -1,0 +1,1 @@
+"""Evaluation: seqeval-compatible metrics, error breakdown, paper tables."""

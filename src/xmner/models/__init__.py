@@ -1,0 +1,1 @@
+"""Multimodal NER models: CRF head, ACN, UMT and checkpoints."""

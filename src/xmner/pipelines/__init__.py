@@ -1,0 +1,1 @@
+"""Cross-lingual schedules, the training loop and the end-to-end experiment."""

@@ -1,0 +1,1 @@
+"""Translation of NER corpora with label projection through placeholders."""
