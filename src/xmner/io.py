@@ -20,7 +20,9 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     binary = "b" in mode
     try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
+        with os.fdopen(
+            fd, mode, encoding=None if binary else encoding, newline=None if binary else ""
+        ) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

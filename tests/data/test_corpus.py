@@ -7,12 +7,23 @@ from pathlib import Path
 import pytest
 
 from xmner.data.corpora import CORPORA, load_split, split_path
-from xmner.data.corpus import CorpusFormatError, Post, detect_format, format_corpus, read_corpus, write_corpus
+from xmner.data.corpus import (
+    CorpusFormatError,
+    Post,
+    detect_format,
+    format_corpus,
+    read_corpus,
+    write_corpus,
+)
 from xmner.data.tags import RepairReport
 
 SHARED_FILES = [
-    ("cmner", "train"), ("cmner", "dev"), ("cmner", "test"),
-    ("twitter2015", "train"), ("twitter2015", "dev"), ("twitter2015", "test"),
+    ("cmner", "train"),
+    ("cmner", "dev"),
+    ("cmner", "test"),
+    ("twitter2015", "train"),
+    ("twitter2015", "dev"),
+    ("twitter2015", "test"),
 ]
 
 

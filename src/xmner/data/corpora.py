@@ -32,15 +32,24 @@ class CorpusSpec:
 
 CORPORA: dict[str, CorpusSpec] = {
     "cmner": CorpusSpec(
-        "cmner", "cmner", "zh", ("PER", "LOC", "ORG", "MISC"),
+        "cmner",
+        "cmner",
+        "zh",
+        ("PER", "LOC", "ORG", "MISC"),
         (("train", "train.txt"), ("dev", "dev.txt"), ("test", "test.txt")),
     ),
     "twitter2015": CorpusSpec(
-        "twitter2015", "twitter", "en", ("PER", "LOC", "ORG", "OTHER"),
+        "twitter2015",
+        "twitter",
+        "en",
+        ("PER", "LOC", "ORG", "OTHER"),
         (("train", "train.txt"), ("dev", "valid.txt"), ("test", "test.txt")),
     ),
     "twitter2017": CorpusSpec(
-        "twitter2017", "twitter", "en", ("PER", "LOC", "ORG", "MISC"),
+        "twitter2017",
+        "twitter",
+        "en",
+        ("PER", "LOC", "ORG", "MISC"),
         (("train", "train.txt"), ("dev", "valid.txt"), ("test", "test.txt")),
     ),
 }
@@ -55,7 +64,7 @@ def get_spec(name: str) -> CorpusSpec:
 
 
 def data_dir(explicit: str | Path | None = None) -> Path:
-    """Where corpora live: ``explicit``, else $XMNER_DATA, else ../shared/data, else ~/.cache/xmner."""
+    """Corpus root: ``explicit``, $XMNER_DATA, ../shared/data if present, or ~/.cache/xmner."""
     if explicit:
         return Path(explicit)
     if os.environ.get("XMNER_DATA"):
@@ -81,6 +90,7 @@ def load_split(
     path = split_path(corpus, split, root)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: no {corpus} {split} file (set --data-dir or $XMNER_DATA, or run 'xmner data fetch')"
+            f"{path}: no {corpus} {split} file "
+            "(set --data-dir or $XMNER_DATA, or run 'xmner data fetch')"
         )
     return read_corpus(path, spec.fmt, corpus=spec.name, types=spec.types, repair=repair)

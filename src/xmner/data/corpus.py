@@ -35,9 +35,7 @@ class Post:
 
     def __post_init__(self) -> None:
         if len(self.tokens) != len(self.tags):
-            raise ValueError(
-                f"post {self.id}: {len(self.tokens)} tokens but {len(self.tags)} tags"
-            )
+            raise ValueError(f"post {self.id}: {len(self.tokens)} tokens but {len(self.tags)} tags")
 
 
 class CorpusFormatError(ValueError):
@@ -79,11 +77,28 @@ def read_corpus(
     """
     path = Path(path)
     fmt = fmt or detect_format(path)
+    text = path.read_text(encoding="utf-8-sig")
+    return parse_corpus(
+        text, fmt, source=path, corpus=corpus, types=types, repair=repair, report=report
+    )
+
+
+def parse_corpus(
+    text: str,
+    fmt: str,
+    *,
+    source: str | Path = "<text>",
+    corpus: str = "",
+    types: tuple[str, ...] | list[str] | None = None,
+    repair: bool = False,
+    report: RepairReport | None = None,
+) -> list[Post]:
+    """Parse corpus text in ``fmt``; errors name ``source`` and the line (see read_corpus)."""
+    path = source
     if fmt not in HEADERS:
         raise ValueError(f"unknown corpus format {fmt!r}; expected one of {sorted(HEADERS)}")
     header, lang = HEADERS[fmt], LANGS[fmt]
     allowed = set(label_set(tuple(types))) if types else None
-    text = path.read_text(encoding="utf-8-sig")
     posts: list[Post] = []
     lines_of: list[list[int]] = []  # file line of each token, for repair reports
     for lineno, line in enumerate(_LINE_END.split(text), 1):
@@ -98,7 +113,9 @@ def read_corpus(
         post_id = posts[-1].id if posts else "-"
         token, sep, tag = line.rpartition("\t")
         if not sep or token == "":
-            raise CorpusFormatError(path, lineno, post_id, f"expected 'token<TAB>tag', got {line!r}")
+            raise CorpusFormatError(
+                path, lineno, post_id, f"expected 'token<TAB>tag', got {line!r}"
+            )
         if not posts:
             raise CorpusFormatError(path, lineno, post_id, f"token line before any {header} header")
         tag = tag.strip()
@@ -119,7 +136,7 @@ def read_corpus(
 
 
 def _repair(
-    posts: list[Post], lines_of: list[list[int]], path: Path, report: RepairReport | None
+    posts: list[Post], lines_of: list[list[int]], path: str | Path, report: RepairReport | None
 ) -> None:
     found = RepairReport()
     for post, lines in zip(posts, lines_of):
@@ -127,7 +144,9 @@ def _repair(
             old = post.tags[i]
             post.tags[i] = "B-" + old[2:]
             found.problems.append(
-                TagProblem(str(path), lines[i], post.id, f"{old} continues no entity: now {post.tags[i]}")
+                TagProblem(
+                    str(path), lines[i], post.id, f"{old} continues no entity: now {post.tags[i]}"
+                )
             )
     found.repaired = len(found.problems)
     if report is not None:

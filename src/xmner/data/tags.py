@@ -107,7 +107,7 @@ class RepairReport:
 
 
 def orphan_positions(tags: list[str]) -> list[int]:
-    """Positions of ``I-X`` tags that continue no ``X`` entity (after ``O``, start or other type)."""
+    """Positions of ``I-X`` tags continuing no ``X`` entity (after ``O``, start or other type)."""
     out, prev = [], "O"
     for i, tag in enumerate(tags):
         prefix, typ = split_tag(tag)
