@@ -121,9 +121,7 @@ def to_dict(obj: Any) -> dict:
     return dataclasses.asdict(obj)
 
 
-def load_config(
-    cls: type[T], files: list[str | Path], overrides: list[str] | None = None
-) -> T:
+def load_config(cls: type[T], files: list[str | Path], overrides: list[str] | None = None) -> T:
     """Merge TOML ``files`` in order, then ``--set`` overrides, into dataclass ``cls``."""
     data: dict = {}
     for path in files:

@@ -1,0 +1,157 @@
+"""Shared artefacts of an experiment, computed once and cached by content hash.
+
+Translated corpora, aligned word vectors (ACN), tokenizers (UMT in tests) and image region
+features are keyed by what produced them, written atomically under ``<out>/cache/`` and
+reused by every run that needs them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from xmner.data.corpora import get_spec
+from xmner.data.corpus import Post, read_corpus, write_corpus
+from xmner.data.tags import unify_types
+from xmner.io import content_hash, read_json, write_json
+from xmner.pipelines.config import ExperimentConfig, ModelSection
+from xmner.pipelines.schedules import Direction
+
+log = logging.getLogger(__name__)
+
+
+def unified(posts: list[Post]) -> list[Post]:
+    """Copies of ``posts`` with type names unified (``OTHER`` -> ``MISC``)."""
+    return [
+        Post(p.id, list(p.tokens), unify_types(p.tags), list(p.image_ids), p.lang, p.corpus)
+        for p in posts
+    ]
+
+
+def posts_hash(posts: list[Post]) -> str:
+    """A content hash of posts (ids, tokens, tags)."""
+    return content_hash([(p.id, p.tokens, p.tags) for p in posts])
+
+
+def translated_train(
+    cfg: ExperimentConfig, direction: Direction, source_posts: list[Post], cache: Path
+) -> tuple[list[Post], Path]:
+    """The source train split translated into the target language; returns posts and report path.
+
+    ``source_posts`` carry the source corpus' own type names; the result carries the target's
+    (then unified by the caller). Cached in ``cache/translations/<direction>-<engine>-<hash>/``.
+    """
+    from xmner.translate.corpus import translate_split
+
+    t = cfg.translate
+    model = t.model_en2zh if direction.name == "en2zh" else t.model_zh2en
+    key = content_hash(t.engine, model, t.lexicon, direction.name, posts_hash(source_posts))
+    out_dir = cache / "translations" / f"{direction.name}-{t.engine}-{key}"
+    target_path, report_path = out_dir / "train.txt", out_dir / "report.json"
+    if target_path.exists() and report_path.exists():
+        log.info("reusing translation %s", out_dir)
+        return read_corpus(
+            target_path, corpus=f"{direction.source}-{direction.target_lang}"
+        ), report_path
+    options = {"batch_size": t.batch_size} if t.engine != "lexicon" else {}
+    posts, report = translate_split(
+        source_posts, direction.source, direction.target, t.engine, model,
+        cache_path=cache / "translations.sqlite", lexicon_path=t.lexicon, **options,
+    )  # fmt: skip
+    write_corpus(posts, target_path, get_spec(direction.target).fmt)
+    write_json(report_path, report.to_dict())
+    log.info("translated %s:\n%s", direction.name, report.summary())
+    return read_corpus(
+        target_path, corpus=f"{direction.source}-{direction.target_lang}"
+    ), report_path
+
+
+def acn_vectors(
+    cfg: ExperimentConfig, texts: dict[str, list[list[str]]], tokens: list[str], cache: Path
+) -> tuple[Path, Path, Path | None]:
+    """Aligned word vectors for ACN covering ``tokens``: (vocab.txt, embeddings.npy, metrics).
+
+    ``texts`` holds the English token lists and the Chinese character lists to train on
+    (``{"en": [...], "zh": [...]}``). Mode ``train`` trains fastText on them and aligns the
+    spaces (CC-CEDICT seed + refinement); mode ``vec`` reads the given aligned ``.vec`` files.
+    """
+    from xmner.align import pipeline as align_pipeline
+
+    e = cfg.embed
+    key = content_hash(asdict(e), texts, sorted(set(tokens)))
+    out_dir = cache / "embeddings" / f"{e.mode}-{key}"
+    vocab, matrix = out_dir / "acn_vocab.txt", out_dir / "acn_embeddings.npy"
+    metrics = out_dir / "metrics.json"
+    if vocab.exists() and matrix.exists():
+        log.info("reusing embeddings %s", out_dir)
+        return vocab, matrix, metrics if metrics.exists() else None
+    if e.mode == "train":
+        align_pipeline.build_aligned_space(
+            texts["en"], texts["zh"], out_dir, dim=e.dim, epochs=e.epochs,
+            dictionary=e.dictionary, refinement=e.refinement, tokens=tokens,
+        )  # fmt: skip
+    else:
+        if not (e.en_vec and e.zh_vec):
+            raise ValueError(
+                "embed.mode = 'vec' needs embed.en_vec and embed.zh_vec (aligned .vec)"
+            )
+        align_pipeline.export_from_vectors(
+            e.en_vec, e.zh_vec, tokens, out_dir, max_vocab=e.max_vocab
+        )
+    return vocab, matrix, metrics if metrics.exists() else None
+
+
+def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2000):
+    """A small BERT WordPiece tokenizer trained on ``texts`` (the smoke preset's UMT)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    key = content_hash("wordpiece", vocab_size, texts)
+    path = cache / "tokenizers" / key
+    if not (path / "tokenizer.json").exists():
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+        tok.train_from_iterator((" ".join(t) for t in texts), trainer)
+        fast = PreTrainedTokenizerFast(
+            tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+            sep_token="[SEP]", mask_token="[MASK]",
+        )  # fmt: skip
+        fast.save_pretrained(path)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def region_features(
+    cfg: ExperimentConfig, section: ModelSection, posts: list[Post], cache: Path
+) -> list:
+    """Per post: a (regions, dim) tensor of averaged image regions, or None without an image."""
+    if cfg.data.images == "none":
+        return [None] * len(posts)
+    from xmner.data import images
+
+    extractor = images.load_backbone(section.backbone, config=cfg.data.backbone_config or None)
+    store = images.FeatureCache(cache / "images", extractor)
+    out = []
+    for post in posts:
+        corpus = post.corpus.split("-")[0]
+        image_dir = cfg.data.image_dirs.get(corpus)
+        if not image_dir:
+            out.append(None)
+            continue
+        regions, has_image = images.post_regions(
+            post, image_dir, store, mode=cfg.data.images, seed=0
+        )
+        out.append(regions if has_image else None)
+    return out
+
+
+def stage_report(path: Path) -> dict:
+    """A translation report's headline numbers (for the run's results)."""
+    report = read_json(path)
+    keys = ("posts", "posts_out", "entities_in", "entities_projected", "placeholders_lost")
+    return {k: report.get(k) for k in keys} | {"path": str(path)}

@@ -1,0 +1,121 @@
+"""The experiment's configuration: dataclasses filled from ``configs/*.toml`` and ``--set``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xmner.config import load_config
+from xmner.pipelines.schedules import SCHEDULES
+from xmner.pipelines.train import StageConfig
+
+PRESETS = ("offline", "paper", "smoke")
+
+
+@dataclass
+class DataSection:
+    """Where corpora and images are, and how much of them to use."""
+
+    data_dir: str | None = None
+    max_posts: int = 0  # per split, 0 for all (the smoke preset uses ~20)
+    images: str = "none"  # none | one | all (several images per post: average their regions)
+    image_dirs: dict = field(default_factory=dict)  # corpus -> image directory
+    backbone_config: dict = field(default_factory=dict)  # a random ResNet of this shape (tests)
+
+
+@dataclass
+class TranslateSection:
+    """The MT engine for the TGT and SRC&TGT schedules."""
+
+    engine: str = "lexicon"  # lexicon | marian | hf-seq2seq | ctranslate2
+    model_en2zh: str | None = None  # hub id or local dir (engine default when None)
+    model_zh2en: str | None = None
+    lexicon: str | None = None  # extra `src tgt` lexicon file for the lexicon engine
+    batch_size: int = 16
+
+
+@dataclass
+class EmbedSection:
+    """Word vectors for ACN: trained on the corpora and aligned, or given aligned files."""
+
+    mode: str = "train"  # train (fastText on the corpora + alignment) | vec (given files)
+    en_vec: str | None = None  # aligned English .vec (mode vec; e.g. MUSE wiki.multi.en.vec)
+    zh_vec: str | None = None  # aligned Chinese .vec
+    dim: int = 300
+    epochs: int = 10
+    dictionary: str = "cedict"  # seed dictionary: cedict | identical | a MUSE-format file
+    refinement: int = 5
+    max_vocab: int = 200000
+
+
+@dataclass
+class ModelSection:
+    """One model's configuration, its training stages, and (UMT) its encoder."""
+
+    config: dict = field(default_factory=dict)  # fields of ACNConfig / UMTConfig
+    backbone: str = "resnet152"  # image regions: resnet152 | vgg16 (torchvision) | dir / hub id
+    bert: str | None = None  # UMT: hub id or local dir of a (multilingual) BERT
+    bert_config: dict = field(default_factory=dict)  # UMT in tests: a random BERT of this shape
+    pretrain: StageConfig = field(default_factory=StageConfig)
+    finetune: StageConfig = field(default_factory=StageConfig)
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole reproduction: which cells, with which data, artefacts and models."""
+
+    preset: str = "offline"
+    directions: list[str] = field(default_factory=lambda: ["en2zh", "zh2en"])
+    models: list[str] = field(default_factory=lambda: ["acn"])
+    schedules: list[str] = field(default_factory=lambda: list(SCHEDULES))
+    seeds: list[int] = field(default_factory=lambda: [1])
+    out: str = "runs"
+    pretrain_select: str = "target-dev"  # target-dev | source-dev | fixed
+    bootstrap_samples: int = 1000
+    progress: bool = True
+    data: DataSection = field(default_factory=DataSection)
+    translate: TranslateSection = field(default_factory=TranslateSection)
+    embed: EmbedSection = field(default_factory=EmbedSection)
+    acn: ModelSection = field(default_factory=ModelSection)
+    umt: ModelSection = field(default_factory=ModelSection)
+
+    def __post_init__(self) -> None:
+        _one_of("pretrain_select", self.pretrain_select, ("target-dev", "source-dev", "fixed"))
+        _one_of("data.images", self.data.images, ("none", "one", "all"))
+        _one_of("embed.mode", self.embed.mode, ("train", "vec"))
+        for d in self.directions:
+            _one_of("directions", d, ("en2zh", "zh2en"))
+        for m in self.models:
+            _one_of("models", m, ("acn", "umt"))
+        for s in self.schedules:
+            _one_of("schedules", s, SCHEDULES)
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}: expected one of {list(allowed)}, got {value!r}")
+
+
+def configs_dir() -> Path:
+    """The repository's ``configs/`` folder (presets)."""
+    return Path(__file__).resolve().parents[3] / "configs"
+
+
+def preset_path(name_or_path: str) -> Path:
+    """A preset name (offline, paper, smoke) or a TOML file path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        return path
+    if name_or_path not in PRESETS:
+        raise ValueError(
+            f"unknown preset {name_or_path!r}; expected one of {list(PRESETS)} or a .toml file"
+        )
+    return configs_dir() / f"{name_or_path}.toml"
+
+
+def load_experiment(preset: str, overrides: list[str] | None = None) -> ExperimentConfig:
+    """The preset's TOML (on top of ``configs/base.toml``), then ``--set`` overrides."""
+    files = [configs_dir() / "base.toml", preset_path(preset)]
+    return load_config(ExperimentConfig, files, overrides)

@@ -1,0 +1,348 @@
+"""The cross-lingual experiment end to end: corpora, artefacts, every cell, the report.
+
+A cell is (direction, model, schedule, seed); its run directory is
+``<out>/<direction>/<model>/<schedule>/seed<k>/`` with ``config.json``, ``metrics.jsonl``,
+``best.pt``, ``predictions.txt`` and ``results.json``. A cell whose ``results.json`` exists is
+skipped; a killed cell resumes from its last completed epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xmner.data.corpora import SPLITS, get_spec, load_split
+from xmner.data.corpus import Post, write_corpus
+from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
+from xmner.eval.metrics import MODE, score
+from xmner.io import write_json
+from xmner.pipelines import artefacts
+from xmner.pipelines.config import ExperimentConfig
+from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
+from xmner.pipelines.train import StageConfig, fit, predict
+
+log = logging.getLogger(__name__)
+
+LABELS = label_set(ENTITY_TYPES)  # unified: PER, LOC, ORG, MISC
+
+
+@dataclass
+class Timing:
+    """Wall time and peak resident memory (so far) of one step."""
+
+    step: str
+    seconds: float
+    peak_rss_mb: float
+
+
+@dataclass
+class Context:
+    """Everything the cells share: corpora, translations, vocabularies, features, timings."""
+
+    cfg: ExperimentConfig
+    out: Path
+    corpora: dict[tuple[str, str], list[Post]] = field(default_factory=dict)
+    translations: dict[str, list[Post]] = field(default_factory=dict)
+    translation_reports: dict[str, Path] = field(default_factory=dict)
+    gold_test: dict[str, Path] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    features: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    timings: list[Timing] = field(default_factory=list)
+
+    @property
+    def cache(self) -> Path:
+        return self.out / "cache"
+
+    def timed(self, step: str, t0: float) -> None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.timings.append(Timing(step, round(time.perf_counter() - t0, 1), round(peak, 1)))
+        log.info("%s: %.1f s, peak RSS %.0f MB", step, self.timings[-1].seconds, peak)
+
+
+def _cap(posts: list[Post], n: int) -> list[Post]:
+    return posts[:n] if n > 0 else posts
+
+
+def load_corpora(ctx: Context) -> None:
+    """Read both corpora's splits (capped by ``data.max_posts``) with unified type names."""
+    cfg = ctx.cfg
+    for corpus in ("cmner", "twitter2015"):
+        for split in SPLITS:
+            raw = _cap(load_split(corpus, split, cfg.data.data_dir), cfg.data.max_posts)
+            ctx.corpora[corpus, split] = artefacts.unified(raw)
+            ctx.corpora[corpus, f"{split}:raw"] = raw
+        gold = ctx.out / "data" / f"{corpus}-test.txt"
+        write_corpus(ctx.corpora[corpus, "test:raw"], gold, get_spec(corpus).fmt)
+        ctx.gold_test[corpus] = gold
+
+
+def prepare_translations(ctx: Context) -> None:
+    """Translate each needed direction's source train split into the target language."""
+    needs = {"TGT", "SRC&TGT"} & set(ctx.cfg.schedules)
+    for name in ctx.cfg.directions if needs else []:
+        t0 = time.perf_counter()
+        d = DIRECTIONS[name]
+        posts, report = artefacts.translated_train(
+            ctx.cfg, d, ctx.corpora[d.source, "train:raw"], ctx.cache
+        )
+        ctx.translations[name] = artefacts.unified(posts)
+        ctx.translation_reports[name] = report
+        ctx.timed(f"translate {d.source} train -> {d.target_lang}", t0)
+
+
+def _all_posts(ctx: Context) -> list[Post]:
+    posts = [p for (c, s), ps in ctx.corpora.items() if ":" not in s for p in ps]
+    return posts + [p for ps in ctx.translations.values() for p in ps]
+
+
+def prepare_acn(ctx: Context) -> None:
+    """Aligned word vectors for every token the cells will read, and the character vocabulary."""
+    from xmner.models.vocab import build_char_vocab, load_embeddings
+
+    t0 = time.perf_counter()
+    posts = _all_posts(ctx)
+    texts = {
+        "en": [p.tokens for p in posts if p.lang == "en"],
+        "zh": [p.tokens for p in posts if p.lang == "zh"],
+    }
+    tokens = sorted({t for p in posts for t in p.tokens})
+    vocab, matrix, metrics = artefacts.acn_vectors(ctx.cfg, texts, tokens, ctx.cache)
+    words, emb = load_embeddings(vocab, matrix)
+    ctx.resources["acn"] = {
+        "words": words,
+        "embeddings": emb,
+        "chars": build_char_vocab(posts),
+        "alignment_metrics": str(metrics) if metrics else None,
+    }
+    ctx.timed(
+        "embeddings (fastText + alignment)"
+        if ctx.cfg.embed.mode == "train"
+        else "embeddings (aligned .vec)",
+        t0,
+    )
+
+
+def prepare_umt(ctx: Context) -> None:
+    """The UMT tokenizer: from ``umt.bert`` or, for a random encoder, trained on the corpora."""
+    from xmner.models.umt import load_tokenizer
+
+    section = ctx.cfg.umt
+    if section.bert_config:
+        texts = [p.tokens for p in _all_posts(ctx)]
+        ctx.resources["umt"] = {"tokenizer": artefacts.wordpiece_tokenizer(texts, ctx.cache)}
+    elif section.bert:
+        ctx.resources["umt"] = {"tokenizer": load_tokenizer(section.bert)}
+    else:
+        raise ValueError(
+            "UMT needs BERT weights: --set umt.bert=PATH_OR_HUB_ID "
+            "(e.g. bert-base-multilingual-cased)"
+        )
+
+
+def build_model(ctx: Context, model: str, use_images: bool) -> torch.nn.Module:
+    """A fresh model with the unified label set (seeded by the caller)."""
+    from xmner.config import from_dict
+
+    if model == "acn":
+        from xmner.models.acn import ACN, ACNConfig
+
+        res = ctx.resources["acn"]
+        raw = {
+            **ctx.cfg.acn.config,
+            "use_images": use_images,
+            "word_dim": res["embeddings"].shape[1],
+        }
+        config = from_dict(ACNConfig, raw, "acn.config")
+        return ACN(config, LABELS, res["words"], res["chars"], res["embeddings"])
+    from xmner.models.umt import UMT, UMTConfig
+
+    section = ctx.cfg.umt
+    raw = {**section.config, "use_images": use_images}
+    tokenizer = ctx.resources["umt"]["tokenizer"]
+    if section.bert_config:
+        raw["bert_config"] = {**section.bert_config, "vocab_size": len(tokenizer)}
+    elif section.bert:
+        raw["bert"] = section.bert
+    config = from_dict(UMTConfig, raw, "umt.config")
+    return UMT(config, LABELS, tokenizer)
+
+
+def _examples(ctx: Context, model: str, posts: list[Post]) -> list[tuple]:
+    """(post, regions or None) pairs; region features are computed once per (model, post)."""
+    missing = [p for p in posts if (model, p.corpus, p.id) not in ctx.features]
+    if missing:
+        section = getattr(ctx.cfg, model)
+        feats = artefacts.region_features(ctx.cfg, section, missing, ctx.cache)
+        for post, regions in zip(missing, feats, strict=True):
+            ctx.features[model, post.corpus, post.id] = regions
+    return [(p, ctx.features[model, p.corpus, p.id]) for p in posts]
+
+
+def _stage_data(ctx: Context, d: Direction, names: tuple[str, ...]) -> tuple[list[Post], list[str]]:
+    posts, read = [], []
+    for name in names:
+        if name == "source":
+            posts += ctx.corpora[d.source, "train"]
+            read.append(f"{d.source}:train")
+        elif name == "translated":
+            posts += ctx.translations[d.name]
+            read.append(f"{d.source}:train->{d.target_lang}")
+        else:
+            posts += ctx.corpora[d.target, "train"]
+            read.append(f"{d.target}:train")
+    return posts, read
+
+
+def fingerprint(tensors: dict[str, torch.Tensor]) -> str:
+    """A hash of tensors' values (to prove weights were or were not carried over)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        h.update(name.encode())
+        h.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _frozen(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p for n, p in model.named_parameters() if not p.requires_grad}
+
+
+def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
+def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed: int) -> dict:
+    """Train, select and test one cell; returns (and writes) its results."""
+    from xmner.models import checkpoint
+
+    cfg, d, p = ctx.cfg, DIRECTIONS[direction], plan(direction, schedule)
+    run_dir = ctx.out / direction / model_name / schedule_dirname(schedule) / f"seed{seed}"
+    results_path = run_dir / "results.json"
+    if results_path.exists():
+        from xmner.io import read_json
+
+        return read_json(results_path)
+    t0 = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    section = getattr(cfg, model_name)
+    use_images = cfg.data.images != "none" and bool(cfg.data.image_dirs)
+    write_json(run_dir / "config.json", {
+        "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
+        "use_images": use_images, "experiment": asdict(cfg),
+    })  # fmt: skip
+    torch.manual_seed(seed)
+    model = build_model(ctx, model_name, use_images)
+    frozen_before, trainable_before = fingerprint(_frozen(model)), fingerprint(_trainable(model))
+    target_dev = ctx.corpora[d.target, "dev"]
+    stages, fingerprints = [], {}
+    if p.pretrain:
+        posts, read = _stage_data(ctx, d, p.pretrain)
+        select = cfg.pretrain_select
+        dev = ctx.corpora[d.source, "dev"] if select == "source-dev" else target_dev
+        stage_cfg = StageConfig(**{**asdict(section.pretrain), "select": select != "fixed"})
+        result = _fit(ctx, model, model_name, posts, dev, stage_cfg, run_dir, "pretrain", seed)
+        fingerprints["pretrain_best"] = fingerprint(
+            torch.load(run_dir / "pretrain.best.pt", weights_only=True)
+        )
+        stages.append(
+            {
+                **asdict(result),
+                "train": read,
+                "posts": len(posts),
+                "select": None
+                if select == "fixed"
+                else f"{d.source if select == 'source-dev' else d.target}:dev",
+            }
+        )
+    fingerprints["finetune_start"] = fingerprint(model.state_dict())
+    posts, read = _stage_data(ctx, d, p.finetune)
+    result = _fit(
+        ctx, model, model_name, posts, target_dev, section.finetune, run_dir, "finetune", seed
+    )
+    stages.append(
+        {**asdict(result), "train": read, "posts": len(posts), "select": f"{d.target}:dev"}
+    )
+    test = ctx.corpora[d.target, "test"]
+    pred = predict(
+        model,
+        _examples(ctx, model_name, test),
+        model.collator(),
+        section.finetune.eval_batch_size,
+        [len(x.tokens) for x in test],
+    )
+    scores = score([x.tags for x in test], pred)
+    target_names = {"MISC": "OTHER"} if "OTHER" in get_spec(d.target).types else {}
+    raw_test = ctx.corpora[d.target, "test:raw"]
+    write_corpus(
+        [Post(x.id, x.tokens, rename_types(t, target_names), x.image_ids, x.lang, x.corpus)
+         for x, t in zip(raw_test, pred, strict=True)],
+        run_dir / "predictions.txt", get_spec(d.target).fmt,
+    )  # fmt: skip
+    checkpoint.save(run_dir / "best.pt", model, {"direction": direction, "schedule": schedule})
+    results = {
+        "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
+        **scores.to_dict(), "mode": MODE, "test": f"{d.target}:test", "test_posts": len(test),
+        "gold_test": str(ctx.gold_test[d.target]),
+        "use_images": use_images, "stages": stages,
+        "fingerprints": {
+            **fingerprints, "frozen_params": len(_frozen(model)),
+            "frozen_before": frozen_before, "frozen_after": fingerprint(_frozen(model)),
+            "trainable_before": trainable_before, "trainable_after": fingerprint(_trainable(model)),
+        },
+        "seconds": round(time.perf_counter() - t0, 1),
+        "translation_report": str(ctx.translation_reports.get(direction, "")) or None,
+    }  # fmt: skip
+    write_json(results_path, results)
+    ctx.timed(f"cell {direction} {model_name} {schedule} seed{seed}", t0)
+    return results
+
+
+def _fit(ctx, model, model_name, posts, dev, stage_cfg, run_dir, stage, seed):
+    train, dev_examples = _examples(ctx, model_name, posts), _examples(ctx, model_name, dev)
+    return fit(
+        model, train, dev_examples, model.collator(), stage_cfg, run_dir, stage, seed,
+        lengths=[len(p.tokens) for p in posts], dev_gold=[p.tags for p in dev],
+        dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress,
+    )  # fmt: skip
+
+
+def run_experiment(
+    cfg: ExperimentConfig, out: str | Path | None = None
+) -> tuple[list[dict], Context]:
+    """Every requested cell, then the report under ``<out>/report/``."""
+    from xmner.pipelines.report import write_report
+
+    ctx = Context(cfg, Path(out or cfg.out))
+    t_all = time.perf_counter()
+    t0 = time.perf_counter()
+    load_corpora(ctx)
+    ctx.timed("read corpora", t0)
+    prepare_translations(ctx)
+    if "acn" in cfg.models:
+        prepare_acn(ctx)
+    if "umt" in cfg.models:
+        prepare_umt(ctx)
+    results = []
+    for direction in cfg.directions:
+        for model in cfg.models:
+            for schedule in cfg.schedules:
+                for seed in cfg.seeds:
+                    results.append(run_cell(ctx, direction, model, schedule, seed))
+    t0 = time.perf_counter()
+    notes = [
+        f"Translation report ({name}): `{path}`" for name, path in ctx.translation_reports.items()
+    ]
+    metrics = ctx.resources.get("acn", {}).get("alignment_metrics")
+    if metrics:
+        notes.append(f"Embedding alignment metrics: `{metrics}`")
+    write_report(ctx.out, extra_notes=notes, bootstrap_samples=cfg.bootstrap_samples)
+    ctx.timed("report", t0)
+    ctx.timed("total", t_all)
+    write_json(ctx.out / "report" / "timings.json", [asdict(t) for t in ctx.timings])
+    return results, ctx

@@ -1,0 +1,291 @@
+"""One training loop for every model, on Hugging Face ``accelerate``.
+
+A model has ``loss(batch) -> Tensor`` and ``decode(batch) -> list[list[str]]``; a collator
+turns a list of examples into that batch. The same code runs on CPU, on one GPU with mixed
+precision, or data-parallel under ``accelerate launch``. Batches are bucketed by length.
+
+Each stage (pretraining, fine-tuning) keeps in its run directory:
+``<stage>.state.pt`` (model, optimiser, scheduler, RNG, epoch: resume after a crash),
+``<stage>.best.pt`` (the selected weights), ``<stage>.done.json`` (the stage is finished and is
+skipped on a rerun), and one line per epoch in ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xmner.eval.metrics import score
+from xmner.io import atomic_open, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageConfig:
+    """How one stage trains: epochs, optimiser, schedule, selection and batching."""
+
+    epochs: int = 10
+    lr: float = 1e-3
+    optimizer: str = "adam"  # adam | adamw
+    weight_decay: float = 0.0
+    warmup: float = 0.0  # fraction of steps with linear warm-up, then linear decay (0: constant)
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    patience: int = 0  # stop after this many epochs without dev improvement (0: never)
+    select: bool = True  # keep the epoch with the best dev F1; False: keep the last epoch
+    grad_clip: float = 5.0
+    mixed_precision: str = "no"  # no | fp16 | bf16 (GPU)
+
+
+@dataclass
+class StageResult:
+    """What a finished stage reports: best epoch and dev scores, epochs run, wall time."""
+
+    stage: str
+    best_epoch: int
+    best_dev_f1: float
+    epochs_run: int
+    seconds: float
+
+
+class BucketBatchSampler:
+    """Batches of similar length: shuffle, sort within pools of ``pool`` batches, shuffle batches.
+
+    The order depends only on (seed, epoch), so a resumed run sees the same batches.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, pool: int = 50):
+        self.lengths, self.batch_size, self.seed, self.pool = list(lengths), batch_size, seed, pool
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order is produced next."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        size = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), size):
+            chunk = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
+        rng.shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+
+def _optimizer(model: torch.nn.Module, cfg: StageConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected adam or adamw")
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, cfg: StageConfig, total_steps: int):
+    warmup = int(cfg.warmup * total_steps)
+
+    def factor(step: int) -> float:
+        if cfg.warmup <= 0:
+            return 1.0
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        return max(0.0, (total_steps - step) / max(total_steps - warmup, 1))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def predict(
+    model: torch.nn.Module,
+    examples: Sequence[Any],
+    collate: Callable[[list], dict],
+    batch_size: int = 64,
+    lengths: Sequence[int] | None = None,
+) -> list[list[str]]:
+    """Predicted tag strings per example (in input order), batched by length, no gradients."""
+    from accelerate.utils import send_to_device
+
+    device = next(model.parameters()).device
+    order = sorted(range(len(examples)), key=lambda i: -(lengths[i] if lengths else 0))
+    out: list[list[str] | None] = [None] * len(examples)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = send_to_device(collate([examples[i] for i in idx]), device)
+            for i, tags in zip(idx, model.decode(batch)):
+                out[i] = tags
+    model.train(was_training)
+    return out  # type: ignore[return-value]
+
+
+class LossModule(torch.nn.Module):
+    """Exposes ``model.loss`` as ``forward`` so that data-parallel wrappers see the call."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.model.loss(batch)
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+
+
+def fit(
+    model: torch.nn.Module,
+    train: Sequence[Any],
+    dev: Sequence[Any],
+    collate: Callable[[list], dict],
+    cfg: StageConfig,
+    run_dir: str | Path,
+    stage: str,
+    seed: int,
+    lengths: Sequence[int],
+    dev_gold: list[list[str]] | None = None,
+    dev_lengths: Sequence[int] | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
+    progress: bool = False,
+) -> StageResult:
+    """Train ``model`` in place for one stage; resumes or skips from files in ``run_dir``.
+
+    ``dev_gold`` (tag sequences of ``dev``) enables selection on dev F1. On return the model
+    holds the selected weights. ``on_epoch_end`` is called after each epoch's state is saved.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import send_to_device
+    from torch.utils.data import DataLoader
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done, state_path, best_path = (
+        run_dir / f"{stage}.done.json",
+        run_dir / f"{stage}.state.pt",
+        run_dir / f"{stage}.best.pt",
+    )
+    if done.exists():
+        model.load_state_dict(torch.load(best_path, weights_only=True))
+        log.info("%s: stage %s already finished; loaded its weights", run_dir, stage)
+        return StageResult(**read_json(done))
+
+    accelerator = Accelerator(
+        mixed_precision=cfg.mixed_precision if torch.cuda.is_available() else "no"
+    )
+    torch.manual_seed(seed)
+    random.seed(seed)
+    sampler = BucketBatchSampler(lengths, cfg.batch_size, seed)
+    loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=collate)
+    optimizer = _optimizer(model, cfg)
+    scheduler = _scheduler(optimizer, cfg, max(1, cfg.epochs * len(sampler)))
+    trainer, optimizer, scheduler, loader = accelerator.prepare(
+        LossModule(model), optimizer, scheduler, loader
+    )
+    start_epoch, best_f1, best_epoch, stale, elapsed = 0, -1.0, -1, 0, 0.0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+        start_epoch, best_f1, best_epoch = state["epoch"] + 1, state["best_f1"], state["best_epoch"]
+        stale, elapsed = state["stale"], state["seconds"]
+        log.info("%s: resuming stage %s at epoch %d", run_dir, stage, start_epoch)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=cfg.epochs * len(sampler),
+            initial=start_epoch * len(sampler),
+            desc=f"{run_dir.name}:{stage}",
+            unit="batch",
+            leave=False,
+        )
+    epochs_run = start_epoch
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        trainer.train()
+        sampler.set_epoch(epoch)
+        total, steps = 0.0, 0
+        for batch in loader:
+            batch = send_to_device(batch, accelerator.device)
+            with accelerator.autocast():
+                loss = trainer(batch)
+            optimizer.zero_grad()
+            accelerator.backward(loss)
+            if cfg.grad_clip > 0:
+                accelerator.clip_grad_norm_(trainer.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            total, steps = total + float(loss), steps + 1
+            if bar is not None:
+                bar.update(1)
+        record: dict[str, Any] = {"stage": stage, "epoch": epoch, "loss": total / max(steps, 1)}
+        improved = True
+        if cfg.select and dev_gold is not None:
+            pred = predict(model, dev, collate, cfg.eval_batch_size, dev_lengths)
+            s = score(dev_gold, pred)
+            record.update(dev_precision=s.precision, dev_recall=s.recall, dev_f1=s.f1)
+            improved = s.f1 > best_f1
+        elapsed += time.perf_counter() - t0
+        record["seconds"] = round(elapsed, 2)
+        if improved:
+            best_f1, best_epoch, stale = record.get("dev_f1", best_f1), epoch, 0
+            with atomic_open(best_path, "wb") as f:
+                torch.save(model.state_dict(), f)
+        else:
+            stale += 1
+        epochs_run = epoch + 1
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": _rng_state(),
+            "epoch": epoch,
+            "best_f1": best_f1,
+            "best_epoch": best_epoch,
+            "stale": stale,
+            "seconds": elapsed,
+        }
+        with atomic_open(state_path, "wb") as f:
+            torch.save(state, f)
+        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        log.info("%s %s epoch %d: %s", run_dir, stage, epoch, record)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+        if cfg.patience and stale >= cfg.patience:
+            log.info("%s %s: no dev improvement for %d epochs; stopping", run_dir, stage, stale)
+            break
+    if bar is not None:
+        bar.close()
+    model.load_state_dict(torch.load(best_path, weights_only=True))
+    result = StageResult(stage, best_epoch, best_f1, epochs_run, round(elapsed, 2))
+    write_json(done, asdict(result))
+    state_path.unlink(missing_ok=True)
+    return result

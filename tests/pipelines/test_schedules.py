@@ -1,0 +1,50 @@
+"""Schedules and presets."""
+
+import pytest
+
+from xmner.config import ConfigError
+from xmner.pipelines.config import load_experiment
+from xmner.pipelines.schedules import plan, schedule_dirname
+
+
+def test_each_schedule_reads_the_right_corpora():
+    assert plan("en2zh", "-").pretrain == ()
+    assert plan("en2zh", "SRC").pretrain == ("source",)
+    assert plan("zh2en", "TGT").pretrain == ("translated",)
+    assert plan("zh2en", "SRC&TGT").pretrain == ("source", "translated")
+    p = plan("zh2en", "SRC")
+    assert (p.direction.source, p.direction.target, p.finetune) == (
+        "cmner",
+        "twitter2015",
+        ("target",),
+    )
+    with pytest.raises(ValueError, match="unknown schedule 'ALL'"):
+        plan("en2zh", "ALL")
+    assert schedule_dirname("-") == "target-only" and schedule_dirname("SRC&TGT") == "SRC&TGT"
+
+
+@pytest.mark.parametrize("preset", ["offline", "paper", "smoke"])
+def test_presets_load(preset):
+    cfg = load_experiment(preset)
+    assert cfg.preset == preset
+    assert cfg.schedules == ["-", "SRC", "TGT", "SRC&TGT"]
+
+
+def test_offline_preset_is_acn_lexicon_trained_vectors_text_only():
+    cfg = load_experiment("offline")
+    assert cfg.models == ["acn"] and cfg.directions == ["en2zh", "zh2en"]
+    assert (cfg.translate.engine, cfg.embed.mode, cfg.data.images) == ("lexicon", "train", "none")
+    assert cfg.data.max_posts == 0  # full corpora
+    assert cfg.acn.finetune.lr == 1e-4 and cfg.acn.pretrain.lr == 1e-3
+    assert cfg.umt.config["freeze_bottom_layers"] == 3
+
+
+def test_overrides_and_errors():
+    cfg = load_experiment("offline", ["acn.finetune.epochs=2", "seeds=[1, 2, 3]"])
+    assert cfg.acn.finetune.epochs == 2 and cfg.seeds == [1, 2, 3]
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_experiment("offline", ["acn.finetune.epoch=2"])
+    with pytest.raises(ConfigError, match="expected int"):
+        load_experiment("offline", ["acn.finetune.epochs=two"])
+    with pytest.raises(ValueError, match="pretrain_select: expected one of"):
+        load_experiment("offline", ["pretrain_select=best"])
