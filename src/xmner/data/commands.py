@@ -70,6 +70,11 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _count_images(posts, image_dir) -> int:
-    from xmner.data.images import find_post_images
+    from pathlib import Path
 
-    return sum(len(find_post_images(post.id, image_dir)) for post in posts)
+    from xmner.data.images import ImageIndex
+
+    if not Path(image_dir).is_dir():
+        raise FileNotFoundError(f"{image_dir}: image directory not found")
+    index = ImageIndex(image_dir)
+    return sum(len(index.lookup(post)) for post in posts)

@@ -51,9 +51,7 @@ def translated_train(
     target_path, report_path = out_dir / "train.txt", out_dir / "report.json"
     if target_path.exists() and report_path.exists():
         log.info("reusing translation %s", out_dir)
-        return read_corpus(
-            target_path, corpus=f"{direction.source}-{direction.target_lang}"
-        ), report_path
+        return _reread(target_path, direction, source_posts), report_path
     options = {"batch_size": t.batch_size} if t.engine != "lexicon" else {}
     posts, report = translate_split(
         source_posts, direction.source, direction.target, t.engine, model,
@@ -62,9 +60,16 @@ def translated_train(
     write_corpus(posts, target_path, get_spec(direction.target).fmt)
     write_json(report_path, report.to_dict())
     log.info("translated %s:\n%s", direction.name, report.summary())
-    return read_corpus(
-        target_path, corpus=f"{direction.source}-{direction.target_lang}"
-    ), report_path
+    return _reread(target_path, direction, source_posts), report_path
+
+
+def _reread(path: Path, direction: Direction, source_posts: list[Post]) -> list[Post]:
+    """Read a translated corpus back, with the source posts' image ids (the file has none)."""
+    posts = read_corpus(path, corpus=f"{direction.source}-{direction.target_lang}")
+    image_ids = {p.id: p.image_ids for p in source_posts}
+    for post in posts:
+        post.image_ids = list(image_ids.get(post.id, post.image_ids))
+    return posts
 
 
 def acn_vectors(
@@ -126,27 +131,44 @@ def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2
     return AutoTokenizer.from_pretrained(str(path))
 
 
+def _extractor(cfg: ExperimentConfig, section: ModelSection):
+    from xmner.data import images
+
+    if cfg.data.backbone_config:
+        from transformers import ResNetConfig
+
+        return images.resnet_extractor(ResNetConfig(**cfg.data.backbone_config))
+    if section.backbone == "vgg16":
+        return images.vgg16_extractor()
+    name = "microsoft/resnet-152" if section.backbone == "resnet152" else section.backbone
+    return images.resnet_extractor(name)
+
+
 def region_features(
     cfg: ExperimentConfig, section: ModelSection, posts: list[Post], cache: Path
 ) -> list:
-    """Per post: a (regions, dim) tensor of averaged image regions, or None without an image."""
-    if cfg.data.images == "none":
+    """Per post: (regions, dim) image regions (averaged over its images), or None without one.
+
+    Image directories come from ``data.image_dirs`` keyed by the post's original corpus (a
+    translated post keeps its id and image ids, so it finds its images too).
+    """
+    if cfg.data.images == "none" or not cfg.data.image_dirs:
         return [None] * len(posts)
     from xmner.data import images
 
-    extractor = images.load_backbone(section.backbone, config=cfg.data.backbone_config or None)
-    store = images.FeatureCache(cache / "images", extractor)
-    out = []
-    for post in posts:
-        corpus = post.corpus.split("-")[0]
-        image_dir = cfg.data.image_dirs.get(corpus)
-        if not image_dir:
-            out.append(None)
-            continue
-        regions, has_image = images.post_regions(
-            post, image_dir, store, mode=cfg.data.images, seed=0
-        )
-        out.append(regions if has_image else None)
+    extractor = _extractor(cfg, section)
+    out: list = [None] * len(posts)
+    groups: dict[str, list[int]] = {}
+    for i, post in enumerate(posts):
+        groups.setdefault(post.corpus.split("-")[0], []).append(i)
+    for corpus, idx in groups.items():
+        regions, report = images.post_regions(
+            [posts[i] for i in idx], cfg.data.image_dirs.get(corpus), extractor,
+            cache / "images", mode=cfg.data.images, seed=0, progress=cfg.progress,
+        )  # fmt: skip
+        log.info("%s images: %s", corpus, report.summary())
+        for i, r in zip(idx, regions, strict=True):
+            out[i] = r.regions if r.has_image else None
     return out
 
 
