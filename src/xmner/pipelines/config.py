@@ -38,7 +38,7 @@ class TranslateSection:
 class EmbedSection:
     """Word vectors for ACN: trained on the corpora and aligned, or given aligned files."""
 
-    mode: str = "train"  # train (fastText on the corpora + alignment) | vec (given files)
+    mode: str = "train"  # train (fastText on corpora + alignment) | vec (given files) | random
     en_vec: str | None = None  # aligned English .vec (mode vec; e.g. MUSE wiki.multi.en.vec)
     zh_vec: str | None = None  # aligned Chinese .vec
     dim: int = 300
@@ -82,7 +82,7 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         _one_of("pretrain_select", self.pretrain_select, ("target-dev", "source-dev", "fixed"))
         _one_of("data.images", self.data.images, ("none", "one", "all"))
-        _one_of("embed.mode", self.embed.mode, ("train", "vec"))
+        _one_of("embed.mode", self.embed.mode, ("train", "vec", "random"))
         for d in self.directions:
             _one_of("directions", d, ("en2zh", "zh2en"))
         for m in self.models:

@@ -104,10 +104,14 @@ def _all_posts(ctx: Context) -> list[Post]:
 
 def prepare_acn(ctx: Context) -> None:
     """Aligned word vectors for every token the cells will read, and the character vocabulary."""
-    from xmner.models.vocab import build_char_vocab, load_embeddings
+    from xmner.models.vocab import build_char_vocab, build_vocab, load_embeddings
 
     t0 = time.perf_counter()
     posts = _all_posts(ctx)
+    if ctx.cfg.embed.mode == "random":  # no pretrained vectors: uniform [-0.25, 0.25], trained
+        ctx.resources["acn"] = {"words": build_vocab(posts), "embeddings": None,
+                                "chars": build_char_vocab(posts), "alignment_metrics": None}
+        return
     texts = {
         "en": [p.tokens for p in posts if p.lang == "en"],
         "zh": [p.tokens for p in posts if p.lang == "zh"],
@@ -154,11 +158,9 @@ def build_model(ctx: Context, model: str, use_images: bool) -> torch.nn.Module:
         from xmner.models.acn import ACN, ACNConfig
 
         res = ctx.resources["acn"]
-        raw = {
-            **ctx.cfg.acn.config,
-            "use_images": use_images,
-            "word_dim": res["embeddings"].shape[1],
-        }
+        raw = {**ctx.cfg.acn.config, "use_images": use_images}
+        if res["embeddings"] is not None:
+            raw["word_dim"] = int(res["embeddings"].shape[1])
         config = from_dict(ACNConfig, raw, "acn.config")
         return ACN(config, LABELS, res["words"], res["chars"], res["embeddings"])
     from xmner.models.umt import UMT, UMTConfig
