@@ -73,6 +73,7 @@ class ExperimentConfig:
     pretrain_select: str = "target-dev"  # target-dev | source-dev | fixed
     bootstrap_samples: int = 1000
     progress: bool = True
+    threads: int = 0  # torch CPU threads (0: torch's default)
     data: DataSection = field(default_factory=DataSection)
     translate: TranslateSection = field(default_factory=TranslateSection)
     embed: EmbedSection = field(default_factory=EmbedSection)

@@ -321,6 +321,8 @@ def run_experiment(
     from xmner.pipelines.report import write_report
 
     ctx = Context(cfg, Path(out or cfg.out))
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
     t_all = time.perf_counter()
     t0 = time.perf_counter()
     load_corpora(ctx)

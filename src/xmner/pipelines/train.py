@@ -242,7 +242,7 @@ def fit(
                 accelerator.clip_grad_norm_(trainer.parameters(), cfg.grad_clip)
             optimizer.step()
             scheduler.step()
-            total, steps = total + float(loss), steps + 1
+            total, steps = total + loss.item(), steps + 1
             if bar is not None:
                 bar.update(1)
         record: dict[str, Any] = {"stage": stage, "epoch": epoch, "loss": total / max(steps, 1)}
