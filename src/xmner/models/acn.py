@@ -25,7 +25,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from torch.utils.checkpoint import checkpoint
 
 from xmner.data.corpus import Post
 from xmner.models.crf import CRFHead
@@ -90,28 +89,61 @@ def additive_scores(
     """``scores[b, i, j] = w . tanh(q[b, i] + k[b, j])`` for q (B, I, A), k (B, J, A), w (A,).
 
     Returns (B, I, J). Query rows are processed ``chunk`` at a time (by default as many as fit
-    in ``CHUNK_ELEMENTS``); under autograd each chunk is recomputed in the backward pass instead
-    of being stored, so memory stays O(B * chunk * J * A) in training too.
+    in ``CHUNK_ELEMENTS``) in one reused buffer; the backward pass recomputes each chunk
+    instead of storing it, so memory stays O(B * chunk * J * A) in training too.
     """
     b, i, a = q.shape
-    j = k.shape[1]
+    if k.shape[0] != b or k.shape[2] != a or w.shape != (a,):
+        raise ValueError(f"expected q (B, I, A), k (B, J, A), w (A,), got "
+                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(w.shape)}")  # fmt: skip
     if chunk is None:
-        chunk = max(1, CHUNK_ELEMENTS // max(1, b * j * a))
-    if chunk >= i:
-        return _pair_scores(q, k, w)
-    track = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or w.requires_grad)
-    parts = []
+        chunk = max(1, CHUNK_ELEMENTS // max(1, b * k.shape[1] * a))
+    chunk = min(chunk, i)
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or w.requires_grad):
+        return _PairScores.apply(q, k, w, chunk)
+    return _scores(q, k, w, chunk)
+
+
+def _chunks(q: torch.Tensor, k: torch.Tensor, chunk: int):
+    """Yield (start, stop, tanh(q[:, start:stop, None] + k[:, None])) from one reused buffer."""
+    b, i, a = q.shape
+    j = k.shape[1]
+    buf = torch.empty(b * chunk * j * a, dtype=q.dtype, device=q.device)
     for start in range(0, i, chunk):
-        qc = q[:, start : start + chunk]
-        if track:
-            parts.append(checkpoint(_pair_scores, qc, k, w, use_reentrant=False))
-        else:
-            parts.append(_pair_scores(qc, k, w))
-    return torch.cat(parts, dim=1)
+        stop = min(start + chunk, i)
+        t = buf[: b * (stop - start) * j * a].view(b, stop - start, j, a)  # (B, c, J, A)
+        torch.add(q[:, start:stop].unsqueeze(2), k.unsqueeze(1), out=t)
+        yield start, stop, t.tanh_()
 
 
-def _pair_scores(q: torch.Tensor, k: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return torch.tanh(q.unsqueeze(2) + k.unsqueeze(1)) @ w  # (B, I, J, A) @ (A,) -> (B, I, J)
+def _scores(q: torch.Tensor, k: torch.Tensor, w: torch.Tensor, chunk: int) -> torch.Tensor:
+    out = q.new_empty(q.shape[0], q.shape[1], k.shape[1])  # (B, I, J)
+    for start, stop, t in _chunks(q, k, chunk):
+        out[:, start:stop] = t @ w
+    return out
+
+
+class _PairScores(torch.autograd.Function):
+    """Additive pair scores with a backward pass that recomputes tanh chunk by chunk."""
+
+    @staticmethod
+    def forward(ctx, q, k, w, chunk):
+        ctx.save_for_backward(q, k, w)
+        ctx.chunk = chunk
+        return _scores(q.detach(), k.detach(), w.detach(), chunk)
+
+    @staticmethod
+    def backward(ctx, grad):  # grad (B, I, J)
+        q, k, w = ctx.saved_tensors
+        dq, dk, dw = torch.empty_like(q), torch.zeros_like(k), torch.zeros_like(w)
+        for start, stop, t in _chunks(q, k, ctx.chunk):
+            g = grad[:, start:stop]  # (B, c, J)
+            dw += t.reshape(-1, t.shape[-1]).T @ g.reshape(-1)
+            # d score / d(q_i + k_j) = w * (1 - t^2); sums over j give dq, over i give dk
+            t.mul_(t).mul_(g.unsqueeze(-1))  # g * t^2, (B, c, J, A)
+            dq[:, start:stop] = w * (g.sum(2).unsqueeze(-1) - t.sum(2))
+            dk += w * (g.sum(1).unsqueeze(-1) - t.sum(1))
+        return dq, dk, dw, None
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
