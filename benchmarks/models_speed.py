@@ -1,6 +1,7 @@
 """Training speed and peak memory of the models on CMNER train, one epoch extrapolated.
 
-    PYTHONPATH=src python benchmarks/models_speed.py [--posts 320] [--threads 2] [SECTION ...]
+    PYTHONPATH=src python benchmarks/models_speed.py [--posts 320] [--threads 2]
+        [--batching random|sorted] [SECTION ...]
 
 Each section times ``--posts`` shuffled CMNER train posts (batch 16, forward + backward + Adam
 step, collation included) after one warm-up batch, extrapolates to the 3,000-post epoch, and
@@ -88,8 +89,14 @@ def run_section(name: str, args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     setup = SECTIONS[name](args)
-    bs = 16
-    batches = [setup.examples[i : i + bs] for i in range(0, len(setup.examples), bs)]
+    bs, examples = 16, setup.examples
+    if args.batching == "sorted":  # what a length-bucketing sampler does: similar lengths
+        warm, rest = examples[:bs], examples[bs:]
+        rest = sorted(rest, key=lambda ex: len(ex[0].tokens))
+        chunks = [rest[i : i + bs] for i in range(0, len(rest), bs)]
+        random.Random(0).shuffle(chunks)
+        examples = warm + [ex for chunk in chunks for ex in chunk]
+    batches = [examples[i : i + bs] for i in range(0, len(examples), bs)]
     setup.model.train()
     for k, chunk in enumerate(batches):
         if k == 1:  # after one warm-up batch
@@ -116,6 +123,7 @@ def run_section(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "decode_posts_per_s": round(timed / decode_s, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "threads": args.threads,
+        "batching": args.batching,
     }
 
 
@@ -124,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sections", nargs="*", help=f"some of {list(SECTIONS)} (default: all)")
     parser.add_argument("--posts", type=int, default=320, help="timed posts per section")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--batching", choices=("random", "sorted"), default="random",
+        help="random batches (default) or batches of similar length in random order",
+    )  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = set(args.sections) - set(SECTIONS)
@@ -136,16 +148,19 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.sections:
         cmd = [sys.executable, __file__, name, "--child", f"--posts={args.posts}",
-               f"--threads={args.threads}"]  # fmt: skip
+               f"--threads={args.threads}", f"--batching={args.batching}"]  # fmt: skip
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print(f"{name}: {results[-1]}", file=sys.stderr)
-    print("| section | train posts/s | epoch of 3,000 | decode posts/s | peak RSS | setup |")
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    print(
+        "| section | batches | train posts/s | epoch of 3,000 | decode posts/s | peak RSS | setup |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     for r in results:
         print(
-            f"| {r['section']} | {r['train_posts_per_s']:.1f} | {r['epoch_min_3000']:.1f} min "
-            f"| {r['decode_posts_per_s']:.1f} | {r['peak_rss_mib']:.0f} MiB | {r['note']} |"
+            f"| {r['section']} | {r['batching']} | {r['train_posts_per_s']:.1f} "
+            f"| {r['epoch_min_3000']:.1f} min | {r['decode_posts_per_s']:.1f} "
+            f"| {r['peak_rss_mib']:.0f} MiB | {r['note']} |"
         )
     return 0
 

@@ -5,7 +5,7 @@ textual attention -> gated multimodal fusion -> filtration gate -> linear -> CRF
 
 Letters: B batch, T tokens (words; characters for Chinese), C characters per token,
 R image regions, D region feature size, E word embedding size, H BiLSTM output size (both
-directions), L labels.
+directions), A attention size (= H), L labels.
 
 Attention follows the paper: the query and the keys are summed inside the tanh,
 ``score(i, j) = w . tanh(W_q q_i + W_k k_j)``, so each word gets its own visual attention.
@@ -389,6 +389,10 @@ class ACNCollator:
             wid = self.word_index.get(token.lower(), UNK_ID)
         return wid
 
+    def _char_ids(self, token: str) -> list[int]:
+        ids = [self.char_index.get(ch, UNK_ID) for ch in token[: self.max_word_chars]]
+        return ids or [UNK_ID]
+
     def _example(self, ex: Post | tuple) -> tuple[Post, torch.Tensor | None]:
         post, regions = (ex, None) if isinstance(ex, Post) else ex
         if not post.tokens:
@@ -403,37 +407,39 @@ class ACNCollator:
 
     def __call__(self, examples: list[Post | tuple[Post, torch.Tensor | None]]) -> dict[str, Any]:
         """Collate a list of examples into one batch."""
+        if not examples:
+            raise ValueError("expected at least one example, got an empty list")
         pairs = [self._example(ex) for ex in examples]
         b = len(pairs)
         lengths = [min(len(p.tokens), self.max_len) for p, _ in pairs]
         t = max(lengths)
-        c = max(
-            min(len(tok), self.max_word_chars) or 1
-            for (p, _), n in zip(pairs, lengths, strict=True)
-            for tok in p.tokens[:n]
-        )
-        word_ids = torch.zeros(b, t, dtype=torch.long)
-        char_ids = torch.zeros(b, t, c, dtype=torch.long)
-        labels = torch.zeros(b, t, dtype=torch.long)
+        word_ids = [[0] * t for _ in pairs]
+        labels = [[0] * t for _ in pairs]
+        char_rows: list[list[list[int]]] = []
         for row, ((post, _), n) in enumerate(zip(pairs, lengths, strict=True)):
-            word_ids[row, :n] = torch.tensor([self._word_id(tok) for tok in post.tokens[:n]])
-            for col, tok in enumerate(post.tokens[:n]):
-                ids = [self.char_index.get(ch, UNK_ID) for ch in tok[: self.max_word_chars]]
-                char_ids[row, col, : len(ids) or 1] = torch.tensor(ids or [UNK_ID])
+            tokens = post.tokens[:n]
+            word_ids[row][:n] = [self._word_id(tok) for tok in tokens]
+            char_rows.append([self._char_ids(tok) for tok in tokens])
             try:
-                labels[row, :n] = torch.tensor([self.label_index[tag] for tag in post.tags[:n]])
+                labels[row][:n] = [self.label_index[tag] for tag in post.tags[:n]]
             except KeyError as err:
                 raise ValueError(
                     f"post {post.id}: tag {err.args[0]!r} is not one of the labels {self.labels}"
                 ) from None
+        c = max(len(ids) for chars in char_rows for ids in chars)
+        pad_word = [PAD_ID] * c
+        char_ids = torch.tensor(
+            [[ids + [PAD_ID] * (c - len(ids)) for ids in chars] + [pad_word] * (t - len(chars))
+             for chars in char_rows]
+        )  # fmt: skip
         lengths_t = torch.tensor(lengths)
         batch: dict[str, Any] = {
-            "word_ids": word_ids,
+            "word_ids": torch.tensor(word_ids),
             "char_ids": char_ids,
             "mask": torch.arange(t)[None, :] < lengths_t[:, None],
             "lengths": lengths_t,
             "post_lengths": torch.tensor([len(p.tokens) for p, _ in pairs]),
-            "labels": labels,
+            "labels": torch.tensor(labels),
         }
         if self.use_images:
             regions = torch.zeros(b, self.regions, self.region_dim)
