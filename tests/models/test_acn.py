@@ -9,7 +9,14 @@ import torch
 from xmner.data.corpora import load_split
 from xmner.data.corpus import Post
 from xmner.data.tags import label_set
-from xmner.models.acn import ACN, ACNConfig, additive_scores, build_acn, masked_softmax
+from xmner.models.acn import (
+    ACN,
+    ACNConfig,
+    additive_scores,
+    build_acn,
+    masked_softmax,
+    ragged_additive_scores,
+)
 from xmner.models.vocab import PAD, UNK, build_char_vocab, build_vocab, load_embeddings
 
 LABELS = label_set(("PER", "LOC", "ORG", "MISC"))
@@ -59,6 +66,23 @@ def test_chunked_scores_equal_straightforward_with_gradients(chunk):
     (slow * g).sum().backward()
     for a, b in zip(leaves, ref_leaves, strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-12)
+
+
+def test_ragged_scores_equal_full_scores_inside_each_post():
+    gen = torch.Generator().manual_seed(1)
+    q, k = (torch.randn(3, 6, 4, generator=gen, dtype=torch.float64) for _ in range(2))
+    w = torch.randn(4, generator=gen, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4])
+    q.requires_grad_()
+    ragged = ragged_additive_scores(q, k, w, lengths, chunk=1)
+    full = additive_scores(q, k, w)
+    block = torch.arange(6)[None, :] < lengths[:, None]
+    pair = block[:, :, None] & block[:, None, :]  # (B, T, T)
+    torch.testing.assert_close(ragged[pair], full[pair], rtol=0, atol=1e-12)
+    assert (ragged[~pair] == 0).all()
+    (grad,) = torch.autograd.grad((ragged * pair).sum(), q)
+    (expected,) = torch.autograd.grad((full * pair).sum(), q)
+    torch.testing.assert_close(grad, expected, rtol=0, atol=1e-12)
 
 
 def test_masked_softmax_zero_on_masked_and_all_masked_rows():

@@ -104,6 +104,26 @@ def additive_scores(
     return _scores(q, k, w, chunk)
 
 
+def ragged_additive_scores(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    w: torch.Tensor,
+    lengths: torch.Tensor,
+    chunk: int | None = None,
+) -> torch.Tensor:
+    """``additive_scores`` of each post over its first ``lengths[b]`` queries and keys only.
+
+    q, k (B, T, A), lengths (B,) -> (B, T, T), zero outside each post's (n, n) block: no work
+    is spent on padding, which in a batch of mixed lengths is most of the T x T pairs.
+    """
+    t = q.shape[1]
+    blocks = []
+    for b, n in enumerate(lengths.tolist()):
+        s = additive_scores(q[b : b + 1, :n], k[b : b + 1, :n], w, chunk)  # (1, n, n)
+        blocks.append(nn.functional.pad(s, (0, t - n, 0, t - n)))
+    return torch.cat(blocks, dim=0)
+
+
 def _chunks(q: torch.Tensor, k: torch.Tensor, chunk: int):
     """Yield (start, stop, tanh(q[:, start:stop, None] + k[:, None])) from one reused buffer."""
     b, i, a = q.shape
@@ -220,7 +240,10 @@ class CoAttention(nn.Module):
         vis = additive_scores(self.vis_query(h), self.vis_key(v), self.vis_score, chunk)
         alpha = masked_softmax(vis, region_mask)  # (B, T, R)
         v_hat = alpha @ v  # (B, T, H)
-        txt = additive_scores(self.txt_query(v_hat), self.txt_key(h), self.txt_score, chunk)
+        lengths = mask.sum(1)  # (B,)
+        txt = ragged_additive_scores(
+            self.txt_query(v_hat), self.txt_key(h), self.txt_score, lengths, chunk
+        )  # (B, T, T)
         beta = masked_softmax(txt, mask[:, None, :])  # (B, T, T)
         h_hat = beta @ h  # (B, T, H)
         hv = torch.tanh(self.fuse_vis(v_hat))  # (B, T, H)
