@@ -42,6 +42,7 @@ def _tiny_acn(posts: list[Post], labels: list[str], use_images: bool) -> ModelCa
     model = build_acn(config, labels, posts)
     gen = torch.Generator().manual_seed(1)
     regions = [torch.randn(4, 16, generator=gen) if use_images else None for _ in posts]
+    regions[-1] = None  # a post whose image is missing
     return ModelCase(model, model.collator(), list(zip(posts, regions, strict=True)), lr=2e-2)
 
 
