@@ -98,7 +98,7 @@ def additive_scores(
                          f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(w.shape)}")  # fmt: skip
     if chunk is None:
         chunk = max(1, CHUNK_ELEMENTS // max(1, b * k.shape[1] * a))
-    chunk = min(chunk, i)
+    chunk = max(1, min(chunk, i))
     if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or w.requires_grad):
         return _PairScores.apply(q, k, w, chunk)
     return _scores(q, k, w, chunk)
@@ -153,6 +153,7 @@ class _PairScores(torch.autograd.Function):
         return _scores(q.detach(), k.detach(), w.detach(), chunk)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):  # grad (B, I, J)
         q, k, w = ctx.saved_tensors
         dq, dk, dw = torch.empty_like(q), torch.zeros_like(k), torch.zeros_like(w)
