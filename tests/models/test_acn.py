@@ -1,0 +1,259 @@
+"""ACN: co-attention as in the paper, masking of padding and missing images, collator, vocab."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from xmner.data.corpora import load_split
+from xmner.data.corpus import Post
+from xmner.data.tags import label_set
+from xmner.models.acn import (
+    ACN,
+    ACNConfig,
+    additive_scores,
+    build_acn,
+    masked_softmax,
+    ragged_additive_scores,
+)
+from xmner.models.vocab import PAD, UNK, build_char_vocab, build_vocab, load_embeddings
+
+LABELS = label_set(("PER", "LOC", "ORG", "MISC"))
+R, D = 6, 10
+
+
+def tiny(use_images: bool = True, **kw) -> ACNConfig:
+    sizes = dict(word_dim=16, char_dim=6, char_filters=5, char_out=7, hidden=12, regions=R,
+                 region_dim=D, max_len=40, dropout=0.0)  # fmt: skip
+    return ACNConfig(use_images=use_images, **{**sizes, **kw})
+
+
+@pytest.fixture(scope="module")
+def cmner(data_root) -> list[Post]:
+    return load_split("cmner", "train", data_root)[:40]
+
+
+def make(posts, use_images=True, embeddings=None, **kw) -> ACN:
+    words, chars = build_vocab(posts), build_char_vocab(posts)
+    if embeddings is not None:
+        embeddings = embeddings(len(words), kw.get("word_dim", 16))
+    return ACN(tiny(use_images, **kw), LABELS, words, chars, embeddings).eval()
+
+
+# --- the pair scores: factored/chunked == straightforward ---------------------------------
+def naive_scores(q, k, w):
+    out = torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype)
+    for b in range(q.shape[0]):
+        for i in range(q.shape[1]):
+            for j in range(k.shape[1]):
+                out[b, i, j] = torch.dot(w, torch.tanh(q[b, i] + k[b, j]))
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, None])
+def test_chunked_scores_equal_straightforward_with_gradients(chunk):
+    gen = torch.Generator().manual_seed(0)
+    q, k, w = (torch.randn(*s, generator=gen, dtype=torch.float64) for s in
+               [(2, 5, 4), (2, 7, 4), (4,)])  # fmt: skip
+    leaves = [t.clone().requires_grad_() for t in (q, k, w)]
+    fast = additive_scores(*leaves, chunk=chunk)
+    ref_leaves = [t.clone().requires_grad_() for t in (q, k, w)]
+    slow = naive_scores(*ref_leaves)
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
+    g = torch.randn(fast.shape, generator=gen, dtype=torch.float64)
+    (fast * g).sum().backward()
+    (slow * g).sum().backward()
+    for a, b in zip(leaves, ref_leaves, strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-12)
+
+
+def test_ragged_scores_equal_full_scores_inside_each_post():
+    gen = torch.Generator().manual_seed(1)
+    q, k = (torch.randn(3, 6, 4, generator=gen, dtype=torch.float64) for _ in range(2))
+    w = torch.randn(4, generator=gen, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4])
+    q.requires_grad_()
+    ragged = ragged_additive_scores(q, k, w, lengths, chunk=1)
+    full = additive_scores(q, k, w)
+    block = torch.arange(6)[None, :] < lengths[:, None]
+    pair = block[:, :, None] & block[:, None, :]  # (B, T, T)
+    torch.testing.assert_close(ragged[pair], full[pair], rtol=0, atol=1e-12)
+    assert (ragged[~pair] == 0).all()
+    (grad,) = torch.autograd.grad((ragged * pair).sum(), q)
+    (expected,) = torch.autograd.grad((full * pair).sum(), q)
+    torch.testing.assert_close(grad, expected, rtol=0, atol=1e-12)
+
+
+def test_masked_softmax_zero_on_masked_and_all_masked_rows():
+    scores = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    mask = torch.tensor([[True, True, False], [False, False, False]])
+    p = masked_softmax(scores, mask)
+    assert p[0, 2] == 0 and torch.allclose(p[0].sum(), torch.tensor(1.0))
+    assert torch.equal(p[1], torch.zeros(3))
+
+
+# --- the co-attention ------------------------------------------------------------------
+def test_visual_attention_differs_across_words_of_one_post(cmner):
+    model = make(cmner)
+    batch = model.collator()([(cmner[0], torch.randn(R, D))])
+    _, att = model.encode(batch)
+    alpha = att["visual"][0]  # (T, R)
+    assert torch.allclose(alpha.sum(-1), torch.ones(alpha.shape[0]))
+    # with query and keys summed inside the tanh every word attends differently
+    spread = (alpha - alpha[0]).abs().amax(-1)
+    assert (spread[1:] > 1e-4).all()
+
+
+def test_padding_and_missing_images_get_zero_weight(cmner):
+    model = make(cmner)
+    short, long_ = sorted(cmner[:5], key=lambda p: len(p.tokens))[0], cmner[5]
+    batch = model.collator()([(short, torch.randn(R, D)), (long_, None)])
+    n = len(short.tokens)
+    _, att = model.encode(batch)
+    assert torch.equal(att["textual"][0, :, n:], torch.zeros_like(att["textual"][0, :, n:]))
+    assert torch.allclose(att["textual"][0, :n].sum(-1), torch.ones(n))
+    assert torch.equal(att["visual"][1], torch.zeros_like(att["visual"][1]))  # no image
+
+
+def test_padding_never_changes_a_posts_emissions(cmner):
+    model = make(cmner)
+    col = model.collator()
+    post, longer = cmner[0], max(cmner, key=lambda p: len(p.tokens))
+    regions = torch.randn(R, D)
+    alone, _ = model.encode(col([(post, regions)]))
+    batched, _ = model.encode(col([(post, regions), (longer, torch.randn(R, D))]))
+    torch.testing.assert_close(batched[0, : len(post.tokens)], alone[0], rtol=0, atol=1e-5)
+
+
+def test_char_cnn_ignores_character_padding():
+    posts = [Post("a", ["ab", "abcdefgh"], ["O", "O"]), Post("b", ["ab"], ["O"])]
+    model = make(posts, use_images=False)
+    chars = torch.tensor([[[2, 3] + [0] * 6, list(range(2, 10))]])  # (1, 2, 8): "ab", "abcdefgh"
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    padded = model.char_cnn(chars, mask)[0, 0]
+    tight = model.char_cnn(chars[:, :1, :2], mask[:, :1])[0, 0]
+    torch.testing.assert_close(padded, tight, rtol=0, atol=1e-6)
+
+
+def test_post_without_image_is_tagged_from_text_alone(cmner):
+    model = make(cmner)
+    col = model.collator()
+    batch = col([(cmner[0], None)])
+    with_none, _ = model.encode(batch)
+    text_only = model.out_text(_text_states(model, batch))
+    torch.testing.assert_close(with_none, text_only, rtol=0, atol=1e-6)
+    with_image, _ = model.encode(col([(cmner[0], torch.randn(R, D))]))
+    assert not torch.allclose(with_image, with_none)
+
+
+def _text_states(model: ACN, batch) -> torch.Tensor:
+    x = torch.cat([model.word_emb(batch["word_ids"]),
+                   model.char_cnn(batch["char_ids"], batch["mask"])], -1)  # fmt: skip
+    return model.lstm(x)[0]
+
+
+def test_text_only_config_has_no_image_parameters_and_ignores_regions(cmner):
+    model = make(cmner, use_images=False)
+    assert model.coattention is None and model.out_multimodal is None
+    batch = model.collator()([(cmner[0], torch.randn(R, D))])
+    assert "regions" not in batch
+    assert model(batch).shape == (1, min(40, len(cmner[0].tokens)), len(LABELS))
+
+
+# --- embeddings ------------------------------------------------------------------------
+def _step(model: ACN, posts) -> None:
+    model.train()
+    opt = model.make_optimizer()
+    batch = model.collator()([(p, torch.randn(R, D)) for p in posts[:4]])
+    opt.zero_grad()
+    model.loss(batch).backward()
+    opt.step()
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_pretrained_embeddings_frozen_unless_asked(cmner, freeze):
+    model = make(cmner, embeddings=lambda v, e: torch.rand(v, e), freeze_embeddings=freeze)
+    before = model.word_emb.weight.detach().clone()
+    lstm_before = model.lstm.weight_ih_l0.detach().clone()
+    _step(model, cmner)
+    assert torch.equal(model.word_emb.weight, before) is freeze
+    assert not torch.equal(model.lstm.weight_ih_l0, lstm_before)
+
+
+def test_random_embeddings_are_uniform_quarter_and_trained(cmner):
+    model = make(cmner)
+    w = model.word_emb.weight.detach()
+    assert w[0].abs().sum() == 0 and w.abs().max() <= 0.25
+    before = w.clone()
+    _step(model, cmner)
+    assert not torch.equal(model.word_emb.weight, before)
+
+
+def test_build_from_align_export(cmner, tmp_path):
+    words = build_vocab(cmner)
+    (tmp_path / "acn_vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    matrix = np.random.default_rng(0).uniform(-1, 1, (len(words), 20)).astype(np.float32)
+    np.save(tmp_path / "acn_embeddings.npy", matrix)
+    model = build_acn(tiny(), LABELS, cmner, vocab_path=tmp_path / "acn_vocab.txt",
+                      embeddings_path=tmp_path / "acn_embeddings.npy")  # fmt: skip
+    assert model.config.word_dim == 20 and model.words == words and model.pretrained
+    assert np.array_equal(model.word_emb.weight.detach().numpy(), matrix)
+    assert not model.word_emb.weight.requires_grad
+    np.save(tmp_path / "short.npy", matrix[:-1])
+    with pytest.raises(ValueError, match=r"expected a \(\d+, E\) matrix"):
+        load_embeddings(tmp_path / "acn_vocab.txt", tmp_path / "short.npy")
+
+
+# --- vocab and collator ----------------------------------------------------------------
+def test_vocab_conventions_and_min_count():
+    posts = [Post("a", ["x", "y", "x"], ["O"] * 3), Post("b", ["x", "zz"], ["O"] * 2)]
+    assert build_vocab(posts) == [PAD, UNK, "x", "y", "zz"]
+    assert build_vocab(posts, min_count=2) == [PAD, UNK, "x"]
+    assert build_char_vocab(posts, min_count=2) == [PAD, UNK, "x", "z"]
+    with pytest.raises(ValueError, match="min_count"):
+        build_vocab(posts, min_count=0)
+
+
+def test_collator_ids_masks_truncation_and_unknown_words():
+    posts = [Post("a", ["Paris", "is", "big"], ["B-LOC", "O", "O"]), Post("b", ["new"], ["O"])]
+    words = [PAD, UNK, "paris", "is", "new"]
+    model = ACN(tiny(max_len=2), LABELS, words, build_char_vocab(posts))
+    batch = model.collator()([(posts[0], torch.randn(R, D)), posts[1]])
+    assert batch["word_ids"].tolist() == [[2, 3], [4, 0]]  # "Paris" found lower-cased
+    assert batch["mask"].tolist() == [[True, True], [True, False]]
+    assert batch["post_lengths"].tolist() == [3, 1] and batch["lengths"].tolist() == [2, 1]
+    assert batch["labels"][0].tolist() == [LABELS.index("B-LOC"), 0]
+    assert batch["image_mask"].tolist() == [True, False]
+    assert batch["char_ids"].shape == (2, 2, 5) and batch["char_ids"][1, 1].sum() == 0
+    model.eval()
+    decoded = model.decode(batch)
+    assert [len(d) for d in decoded] == [3, 1] and decoded[0][2] == "O"
+    assert batch["word_ids"].new_tensor(model.collator()._word_id("unseen")) == 1
+
+
+def test_collator_errors_name_the_post():
+    post = Post("w42", ["a"], ["B-FOO"])
+    col = ACN(tiny(), LABELS, [PAD, UNK, "a"], [PAD, UNK, "a"]).collator()
+    with pytest.raises(ValueError, match="post w42: tag 'B-FOO'"):
+        col([(post, None)])
+    with pytest.raises(ValueError, match=r"post w43: expected regions of shape \(6, 10\)"):
+        col([(Post("w43", ["a"], ["O"]), torch.zeros(49, 10))])
+    with pytest.raises(ValueError, match="post w44: has no tokens"):
+        col([(Post("w44", [], []), None)])
+
+
+def test_config_checks_and_round_trips():
+    with pytest.raises(ValueError, match="hidden must be even"):
+        ACNConfig(hidden=7)
+    cfg = tiny(char_kernels=[2, 3])
+    assert cfg.char_kernels == (2, 3) and ACNConfig(**cfg.to_dict()) == cfg
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads, and a busy CI machine makes them pay for each."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
