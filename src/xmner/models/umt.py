@@ -302,9 +302,8 @@ class UMT(nn.Module):
             img_bias = _bias(image_mask)  # (B, 1, 1, R)
             vis = self.vismap2text(regions)  # (B, R, H)
             txt_img = self.txt2img_attention(main, vis, img_bias)  # (B, S, H)
-            img_txt = self.img2txt_attention(
-                self.vismap2text_v2(regions), main, txt_bias
-            )  # (B, R, H)
+            vis_v2 = self.vismap2text_v2(regions)  # (B, R, H)
+            img_txt = self.img2txt_attention(vis_v2, main, txt_bias)  # (B, R, H)
             txt_txt = self.txt2txt_attention(main, img_txt, img_bias)  # (B, S, H)
             gate = torch.sigmoid(self.gate(torch.cat([txt_txt, txt_img], dim=-1)))  # (B, S, H)
             main = torch.cat([txt_txt, gate * txt_img], dim=-1)  # (B, S, 2H)
