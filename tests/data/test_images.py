@@ -1,0 +1,158 @@
+"""Image region features: real example images, cache, averaging, lookup, bad files."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from xmner.data.corpus import Post, read_corpus
+from xmner.data.images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageIndex,
+    image_features,
+    load_pixels,
+    post_regions,
+    resnet_extractor,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(_seeds_and_threads):
+    """A tiny backbone gain nothing from a second thread, and on a shared, busy
+    machine two OpenMP threads made each step about 25 times slower than one."""
+    torch.set_num_threads(1)
+    yield
+
+
+def tiny_resnet(seed: int = 0):
+    from transformers import ResNetConfig
+
+    torch.manual_seed(seed)
+    cfg = ResNetConfig(embedding_size=8, hidden_sizes=[8, 8, 8, 16], depths=[1, 1, 1, 1],
+                       layer_type="basic")  # fmt: skip
+    return resnet_extractor(cfg)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return tiny_resnet()
+
+
+@pytest.fixture(scope="module")
+def examples(data_root):
+    posts = read_corpus(data_root / "cmner" / "example_text.txt", corpus="cmner")
+    return posts, data_root / "cmner" / "example_images"
+
+
+def test_real_images_cached_and_averaged(examples, extractor, tmp_path):
+    posts, image_dir = examples
+    assert extractor.regions == 49 and extractor.dim == 16
+    regions, report = post_regions(posts, image_dir, extractor, cache_dir=tmp_path)
+    assert report.images_found == report.images_used == report.computed == 25
+    assert report.posts_with_image == len(posts) == 6 and not report.corrupt
+    assert all(r.has_image and r.regions.shape == (49, 16) for r in regions)
+    assert len(list((tmp_path / extractor.identity).glob("*.pt"))) == 25
+
+    # Second call: all from the cache, the backbone is never run.
+    def boom(x):
+        raise AssertionError("recomputed a cached image")
+
+    cached = type(extractor).__new__(type(extractor))
+    cached.__dict__.update(extractor.__dict__, feature_map=boom)
+    again, report2 = post_regions(posts, image_dir, cached, cache_dir=tmp_path)
+    assert report2.cache_hits == 25 and report2.computed == 0
+    assert all(torch.equal(a.regions, b.regions) for a, b in zip(regions, again, strict=True))
+
+    # A post's regions are the element-wise mean of its images' own maps.
+    index = ImageIndex(image_dir)
+    big = next(p for p in posts if p.id == "L364I3366")
+    paths = index.lookup(big)
+    assert len(paths) == 9
+    single = image_features(paths, extractor)
+    mean = torch.stack(single).mean(0)
+    torch.testing.assert_close(regions[posts.index(big)].regions, mean)
+    assert not torch.allclose(single[0], single[1])
+
+
+def test_one_image_mode_is_seeded(examples, extractor):
+    posts, image_dir = examples
+    big = [p for p in posts if p.id in ("L364I3366", "Laxnkk6GQ")]
+    one, report = post_regions(big, image_dir, extractor, mode="one", seed=3)
+    again, _ = post_regions(big[::-1], image_dir, extractor, mode="one", seed=3)
+    assert report.images_used == 2
+    singles = image_features(ImageIndex(image_dir).lookup(big[0]), extractor)
+    assert sum(torch.equal(one[0].regions, s) for s in singles) == 1
+    assert torch.equal(one[0].regions, again[1].regions)
+    none, _ = post_regions(big, image_dir, extractor, mode="none")
+    assert not any(r.has_image for r in none) and not none[0].regions.any()
+    with pytest.raises(ValueError, match="image mode"):
+        post_regions(big, image_dir, extractor, mode="first")
+
+
+def test_lookup_underscore_and_twitter_ids(tmp_path, examples):
+    src = next(examples[1].iterdir())
+    for name in ["abc_1.jpg", "abc_2.JPG", "abcd_1.jpg", "abc.jpg", "abc_notes.txt", "9_x_y.jpg"]:
+        shutil.copy(src, tmp_path / name)
+    index = ImageIndex(tmp_path)
+    assert [p.name for p in index.lookup(Post("abc", [], []))] == ["abc_1.jpg", "abc_2.JPG"]
+    assert [p.name for p in index.lookup(Post("9_x", [], []))] == ["9_x_y.jpg"]
+    assert [p.name for p in index.lookup(Post("1", [], [], ["abc"]))] == ["abc.jpg"]
+    assert index.lookup(Post("1", [], [], ["nope"])) == []
+
+
+def test_corrupt_and_missing_images(examples, extractor, tmp_path):
+    posts, image_dir = examples
+    img = tmp_path / "img"
+    img.mkdir()
+    good = sorted(image_dir.glob("LwHJyuvjT_*"))[:2]
+    for p in good:
+        shutil.copy(p, img / p.name)
+    (img / "LwHJyuvjT_zzbroken.jpg").write_bytes(good[0].read_bytes()[:500])  # truncated JPEG
+    (img / "Lonly_bad.jpg").write_bytes(b"not an image at all")
+    ps = [Post("LwHJyuvjT", ["a"], ["O"]), Post("Lonly", ["b"], ["O"]), Post("Lnone", ["c"], ["O"])]
+    cache = tmp_path / "cache"
+    regions, report = post_regions(ps, img, extractor, cache_dir=cache)
+    assert len(report.corrupt) == 2 and report.images_found == 4 and report.images_used == 2
+    assert report.posts_with_image == 1 and report.posts_without_files == 1
+    torch.testing.assert_close(
+        regions[0].regions, torch.stack(image_features(good, extractor)).mean(0)
+    )
+    assert not regions[1].has_image and not regions[1].regions.any()
+    assert not regions[2].has_image
+    assert not (cache / extractor.identity / "Lonly_bad.pt").exists()  # failures are not cached
+
+    missing, report = post_regions(ps, tmp_path / "nowhere", extractor)
+    assert report.missing_dir and report.posts_without_files == 3 and "missing" in report.summary()
+    assert [r.has_image for r in missing] == [False] * 3
+
+
+def test_pixels_are_imagenet_normalised(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (50, 30), (255, 0, 128)).save(tmp_path / "x.png")
+    x = load_pixels(tmp_path / "x.png")
+    assert x.shape == (3, 224, 224)
+    want = [
+        (c / 255 - m) / s
+        for c, m, s in zip((255, 0, 128), IMAGENET_MEAN, IMAGENET_STD, strict=True)
+    ]
+    torch.testing.assert_close(x[:, 100, 100], torch.tensor(want), atol=1e-6, rtol=0)
+
+
+def test_cache_key_names_the_backbone(extractor):
+    other = tiny_resnet(seed=1)
+    assert other.identity != extractor.identity and other.identity.startswith("resnet-")
+    assert tiny_resnet(seed=0).identity == extractor.identity
+    assert not any(p.requires_grad for p in extractor.model.parameters())
+    assert not extractor.model.training
+
+
+def test_vgg16_regions():
+    pytest.importorskip("torchvision")
+    from xmner.data.images import vgg16_extractor
+
+    ex = vgg16_extractor(weights=None)
+    assert (ex.regions, ex.dim) == (49, 512)

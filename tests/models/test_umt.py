@@ -1,0 +1,268 @@
+"""UMT: parity with the authors' model, label conversion, gathering, freezing, overfitting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from seqeval.metrics import f1_score
+
+from xmner.data.corpus import Post, read_corpus
+from xmner.data.tags import label_set
+from xmner.models.umt import (
+    UMT,
+    UMTCollator,
+    UMTConfig,
+    conversion_matrix,
+    import_authors_checkpoint,
+    tokenizer_from_state,
+    tokenizer_state,
+)
+
+TINY_BERT = {
+    "vocab_size": 600,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 37,
+    "max_position_embeddings": 128,
+}
+LABELS = label_set(("PER", "LOC", "ORG", "MISC"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(_seeds_and_threads):
+    """Tiny models gain nothing from a second thread, and on a shared, busy
+    machine two OpenMP threads made each step about 25 times slower than one."""
+    torch.set_num_threads(1)
+    yield
+
+
+def tiny_config(**kw) -> UMTConfig:
+    base = dict(bert_config=TINY_BERT, region_dim=16, freeze_bottom_layers=0, max_len=64)
+    return UMTConfig(**{**base, **kw})
+
+
+def make_tokenizer(posts: list[Post]):
+    """A WordPiece tokenizer whose vocabulary holds the posts' characters, a few words and
+    single-letter continuation pieces, so English words split into several sub-words."""
+    from transformers import BertTokenizer
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = sorted({c.lower() for p in posts for t in p.tokens for c in t if not c.isspace()})
+    words = ["the", "to", "of", "in"]
+    pieces = [f"##{c}" for c in chars if c.isascii() and c.isalnum()]
+    vocab = list(dict.fromkeys(specials + chars + words + pieces))
+    assert len(vocab) <= TINY_BERT["vocab_size"]
+    return BertTokenizer(vocab={t: i for i, t in enumerate(vocab)})
+
+
+@pytest.fixture(scope="module")
+def cmner_posts(data_root) -> list[Post]:
+    posts = read_corpus(data_root / "cmner" / "train.txt", corpus="cmner")
+    short = [p for p in posts if 8 <= len(p.tokens) <= 40 and any(t != "O" for t in p.tags)]
+    return short[:8]
+
+
+@pytest.fixture(scope="module")
+def twitter_posts(data_root) -> list[Post]:
+    return read_corpus(data_root / "twitter2015" / "train.txt", corpus="twitter2015")[:8]
+
+
+# ----------------------------------------------------------------------------- parity
+
+
+def _reference_model(fixtures_root, labels):
+    root = fixtures_root / "umt-reference"
+    ref = json.loads((root / "config.json").read_text())
+    n1, n2, n3 = ref["cross_layers"]
+    cfg = UMTConfig(
+        bert_config=ref["bert"], region_dim=ref["region_dim"], regions=ref["regions"],
+        txt2img_layers=n1, img2txt_layers=n2, txt2txt_layers=n3, freeze_bottom_layers=0,
+    )  # fmt: skip
+    model = UMT(cfg, labels).eval()
+    import_authors_checkpoint(model, root / "weights.safetensors")
+    return model, ref
+
+
+def _reference_scores(model, fixtures_root):
+    from safetensors.torch import load_file
+
+    x = load_file(str(fixtures_root / "umt-reference" / "inputs.safetensors"))
+    regions = x["visual"].flatten(2).transpose(1, 2)  # (B, 2048, 7, 7) -> (B, 49, 2048)
+    image_mask = torch.ones(regions.shape[:2], dtype=torch.bool)
+    with torch.no_grad():
+        out = model.scores(x["input_ids"], x["input_mask"], regions, image_mask, x["segment_ids"])
+    return out, x["input_mask"].bool()
+
+
+def test_parity_with_authors_model(fixtures_root):
+    from safetensors.torch import load_file
+
+    model, ref = _reference_model(
+        fixtures_root,
+        json.loads((fixtures_root / "umt-reference" / "config.json").read_text())["real_labels"],
+    )
+    out, mask = _reference_scores(model, fixtures_root)
+    expected = load_file(str(fixtures_root / "umt-reference" / "expected.safetensors"))
+    assert set(expected) == {"emissions", "classifier", "aux_emissions"}
+    for key, want in expected.items():
+        assert out[key].shape == want.shape
+        torch.testing.assert_close(out[key][mask], want[mask], atol=1e-5, rtol=0)
+
+
+def test_import_maps_labels_by_name(fixtures_root):
+    """Our label order differs from the authors'; columns must follow the names."""
+    from safetensors.torch import load_file
+
+    model, ref = _reference_model(fixtures_root, LABELS)
+    out, mask = _reference_scores(model, fixtures_root)
+    expected = load_file(str(fixtures_root / "umt-reference" / "expected.safetensors"))
+    cols = [ref["real_labels"].index(x) for x in LABELS]
+    torch.testing.assert_close(out["emissions"][mask], expected["emissions"][..., cols][mask],
+                               atol=1e-5, rtol=0)  # fmt: skip
+    ref_state = load_file(str(fixtures_root / "umt-reference" / "weights.safetensors"))
+    rows = [ref["reference_labels"].index(x) for x in LABELS]
+    crf = model.crf.crf
+    assert torch.equal(crf.transitions, ref_state["crf.transitions"][rows][:, rows])
+    assert torch.equal(crf.start_transitions, ref_state["crf.start_transitions"][rows])
+    assert torch.equal(model.aux_crf.crf.end_transitions, ref_state["aux_crf.end_transitions"][1:4])
+    with pytest.raises(ValueError, match="B-FOO"):
+        _reference_model(fixtures_root, ["O", "B-FOO", "I-FOO"])
+
+
+def test_conversion_matrix():
+    m = conversion_matrix(LABELS)  # O, B-PER, I-PER, B-LOC, I-LOC, B-ORG, I-ORG, B-MISC, I-MISC
+    assert m.shape == (3, 9)
+    assert m[0].tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert m[1].tolist() == [0, 0.25, 0, 0.25, 0, 0.25, 0, 0.25, 0]
+    assert m[2].tolist() == [0, 0, 0.25, 0, 0.25, 0, 0.25, 0, 0.25]
+    two = conversion_matrix(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+    assert two[1].tolist() == [0, 0.5, 0, 0.5, 0]
+
+
+# ----------------------------------------------------------------------------- collator
+
+
+def test_gathering_matches_word_ids(twitter_posts):
+    posts = twitter_posts
+    posts[0].tokens[1] = "\u00a0"  # a word the tokenizer reduces to nothing
+    tok = make_tokenizer(posts)
+    labels = label_set(("PER", "LOC", "ORG", "OTHER"))
+    model = UMT(tiny_config(use_images=False), labels, tok).eval()
+    batch = model.collator()(posts)
+    words = [[tok.unk_token if t == "\u00a0" else t for t in p.tokens] for p in posts]
+    enc = tok(words, is_split_into_words=True, truncation=True, max_length=64)
+    assert any(len(enc.word_ids(i)) > len(p.tokens) + 2 for i, p in enumerate(posts))
+    for i, p in enumerate(posts):
+        ids = enc.word_ids(i)
+        kept = sorted({w for w in ids if w is not None})
+        assert kept == list(range(len(kept)))
+        firsts = [ids.index(w) for w in kept]
+        assert batch["word_index"][i, : len(kept)].tolist() == firsts
+        assert batch["word_mask"][i].sum() == len(kept)
+        want = [labels.index(t) for t in p.tags[: len(kept)]]
+        assert batch["labels"][i, : len(kept)].tolist() == want
+        assert batch["span_labels"][i, : len(kept)].tolist() == [
+            "OBI".index(t[0]) for t in p.tags[: len(kept)]
+        ]
+    em, _, _ = model._word_scores(batch)
+    with torch.no_grad():
+        sub = model.scores(batch["input_ids"], batch["attention_mask"])["emissions"]
+    torch.testing.assert_close(em[0, 3], sub[0, batch["word_index"][0, 3]])
+
+
+def test_truncation_pads_predictions_with_o(cmner_posts):
+    tok = make_tokenizer(cmner_posts)
+    model = UMT(tiny_config(use_images=False, max_len=6), LABELS, tok).eval()
+    batch = model.collator()(cmner_posts[:2])
+    assert batch["input_ids"].shape[1] == 6 and batch["word_mask"].sum(1).tolist() == [4, 4]
+    pred = model.decode(batch)
+    assert [len(x) for x in pred] == [len(p.tokens) for p in cmner_posts[:2]]
+    assert all(t == "O" for x in pred for t in x[4:])
+
+
+def test_unknown_tag_names_post(cmner_posts):
+    tok = make_tokenizer(cmner_posts)
+    post = Post("W42", ["a", "b"], ["B-PER", "B-FOO"])
+    with pytest.raises(ValueError, match="W42.*B-FOO"):
+        UMTCollator(tok, LABELS)([post])
+
+
+def test_images_and_masks(cmner_posts):
+    tok = make_tokenizer(cmner_posts)
+    collate = UMTCollator(tok, LABELS, 64, True, 49, 16)
+    r = torch.randn(49, 16)
+    batch = collate([(cmner_posts[0], r), (cmner_posts[1], None), (cmner_posts[2], r, False)])
+    assert batch["image_mask"].tolist() == [[True] * 49, [False] * 49, [False] * 49]
+    assert torch.equal(batch["regions"][0], r) and not batch["regions"][1:].any()
+    with pytest.raises(ValueError, match="regions of shape"):
+        collate([(cmner_posts[0], torch.zeros(49, 8))])
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_frozen_layers_keep_their_values(cmner_posts):
+    tok = make_tokenizer(cmner_posts)
+    model = UMT(tiny_config(freeze_bottom_layers=1), LABELS, tok)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen and all(
+        n.startswith(("bert.embeddings.", "bert.encoder.layer.0.")) for n in frozen
+    )
+    assert any(
+        n.startswith("bert.encoder.layer.1.")
+        for n, p in model.named_parameters()
+        if p.requires_grad
+    )
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    batch = model.collator()([(p, torch.randn(49, 16)) for p in cmner_posts[:4]])
+    model.loss(batch).backward()
+    opt.step()
+    for n, p in model.named_parameters():
+        assert torch.equal(p, before[n]) == (n in frozen), n
+
+
+@pytest.mark.parametrize("use_images", [True, False])
+def test_overfits_eight_real_posts(cmner_posts, use_images):
+    torch.manual_seed(0)
+    tok = make_tokenizer(cmner_posts)
+    model = UMT(tiny_config(use_images=use_images), LABELS, tok)
+    assert hasattr(model, "gate") == use_images
+    regions = [torch.randn(49, 16) if i % 3 else None for i in range(len(cmner_posts))]
+    batch = model.collator()(list(zip(cmner_posts, regions, strict=True)))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        model.train()
+        opt.zero_grad()
+        loss = model.loss(batch)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    pred = model.decode(batch)
+    gold = [p.tags for p in cmner_posts]
+    assert losses[-1] < 0.1 * losses[0]
+    assert f1_score(gold, pred) == 1.0
+
+
+def test_rebuild_from_config_labels_tokenizer_state(cmner_posts):
+    tok = make_tokenizer(cmner_posts)
+    model = UMT(tiny_config(), LABELS, tok).eval()
+    saved = {"config": model.config.to_dict(), "labels": model.labels,
+             "tokenizer": tokenizer_state(tok), "state": model.state_dict()}  # fmt: skip
+    saved = json.loads(json.dumps({k: v for k, v in saved.items() if k != "state"})) | {
+        "state": saved["state"]
+    }
+    again = UMT(UMTConfig.from_dict(saved["config"]), saved["labels"],
+                tokenizer_from_state(saved["tokenizer"])).eval()  # fmt: skip
+    again.load_state_dict(saved["state"])
+    examples = [(p, torch.randn(49, 16)) for p in cmner_posts]
+    b1, b2 = model.collator()(examples), again.collator()(examples)
+    assert torch.equal(b1["input_ids"], b2["input_ids"])
+    assert model.decode(b1) == again.decode(b2)
+    with pytest.raises(ValueError, match="unknown UMTConfig keys"):
+        UMTConfig.from_dict({"bert": "x", "hidden": 3})
