@@ -8,10 +8,22 @@ from xmner.translate.cache import CachedTranslator, TranslationCache
 from xmner.translate.corpus import split_sentences, translate_corpus
 
 POSTS = [
-    Post("1", ["RT", "@ann", ":", "Obama", "meets", "Merkel", "in", "Berlin", "."],
-         ["O", "O", "O", "B-PER", "O", "B-PER", "O", "B-LOC", "O"], ["1"], "en", "twitter2015"),
-    Post("2", ["NBA", "Finals", "tonight", "!", "Go", "Spurs"],
-         ["B-OTHER", "I-OTHER", "O", "O", "O", "B-ORG"], ["2"], "en", "twitter2015"),
+    Post(
+        "1",
+        ["RT", "@ann", ":", "Obama", "meets", "Merkel", "in", "Berlin", "."],
+        ["O", "O", "O", "B-PER", "O", "B-PER", "O", "B-LOC", "O"],
+        ["1"],
+        "en",
+        "twitter2015",
+    ),
+    Post(
+        "2",
+        ["NBA", "Finals", "tonight", "!", "Go", "Spurs"],
+        ["B-OTHER", "I-OTHER", "O", "O", "O", "B-ORG"],
+        ["2"],
+        "en",
+        "twitter2015",
+    ),
 ]
 
 
@@ -66,7 +78,9 @@ class Dropper:
 
 
 def test_lost_placeholder_is_recovered_by_shared_fallback():
-    out, report = translate_corpus(POSTS, Dropper(fix=True), source="twitter2015", target="twitter2015")
+    out, report = translate_corpus(
+        POSTS, Dropper(fix=True), source="twitter2015", target="twitter2015"
+    )
     assert report.fallbacks == 1 and report.fallbacks_failed == 0
     assert report.entities_lost["total"] == 0
     assert _entities(out[0]) == [("PER", "Obama"), ("PER", "Merkel"), ("LOC", "Berlin")]
@@ -77,7 +91,9 @@ def test_unrecoverable_loss_is_counted_and_drop_failed_drops_the_post():
     out, report = translate_corpus(POSTS, Dropper(fix=False), source="twitter2015", target="cmner")
     assert report.fallbacks_failed == 1 and report.placeholders_lost == 1
     assert report.entities_lost == {"PER": 1, "LOC": 0, "ORG": 0, "MISC": 0, "total": 1}
-    assert report.lost == [{"post": "1", "type": "PER", "text": "Merkel", "why": "placeholder lost"}]
+    assert report.lost == [
+        {"post": "1", "type": "PER", "text": "Merkel", "why": "placeholder lost"}
+    ]
     assert report.projection_f1["PER"]["recall"] == 0.5
     assert "something" in "".join(out[0].tokens) or "somethin" in "".join(out[0].tokens)
     out, report = translate_corpus(
@@ -100,12 +116,16 @@ def test_empty_entity_translation_falls_back_to_source_surface():
 def test_cache_makes_a_second_run_engine_free(tmp_path):
     engine = Reverser()
     cache = TranslationCache(tmp_path / "c.sqlite")
-    first, _ = translate_corpus(POSTS, CachedTranslator(engine, cache), source="twitter2015", target="cmner")
+    first, _ = translate_corpus(
+        POSTS, CachedTranslator(engine, cache), source="twitter2015", target="cmner"
+    )
     calls = engine.calls
     assert calls > 0 and len(cache) == calls
     cache.close()
     cache = TranslationCache(tmp_path / "c.sqlite")  # reopened: persisted
-    second, _ = translate_corpus(POSTS, CachedTranslator(engine, cache), source="twitter2015", target="cmner")
+    second, _ = translate_corpus(
+        POSTS, CachedTranslator(engine, cache), source="twitter2015", target="cmner"
+    )
     assert engine.calls == calls
     assert [p.tokens for p in second] == [p.tokens for p in first]
 

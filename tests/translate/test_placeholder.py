@@ -23,8 +23,11 @@ def test_mask_indexes_entities_and_protects_rt_and_mentions():
     assert m.text == "[K0] [K1]: [E0] visited [E1] and [E2]"
     assert m.fallback_text == "[K] [K]: [E] visited [E] and [E]"
     assert [(it.kind, it.index, it.text, it.label) for it in m.items] == [
-        ("K", 0, "RT", ""), ("K", 1, "@bob", ""), ("E", 0, "George Zimmerman", "PER"),
-        ("E", 1, "New York", "LOC"), ("E", 2, "Paris", "LOC"),
+        ("K", 0, "RT", ""),
+        ("K", 1, "@bob", ""),
+        ("E", 0, "George Zimmerman", "PER"),
+        ("E", 1, "New York", "LOC"),
+        ("E", 2, "Paris", "LOC"),
     ]
 
 
@@ -43,7 +46,11 @@ def test_reordered_placeholders_keep_their_entities():
     r = restore("[E2] 和 [E1] 被 [E0] 访问 [K1] [K0]", m)
     assert r.ok
     assert _items(r) == [
-        ("E", "Paris"), ("E", "New York"), ("E", "George Zimmerman"), ("K", "@bob"), ("K", "RT"),
+        ("E", "Paris"),
+        ("E", "New York"),
+        ("E", "George Zimmerman"),
+        ("K", "@bob"),
+        ("K", "RT"),
     ]
 
 

@@ -97,7 +97,9 @@ class MarianTranslator:
             ).to(self.device)
             with torch.inference_mode():
                 ids = self.net.generate(**enc, **self._generate_kwargs())
-            for i, text in zip(batch, self.tokenizer.batch_decode(ids, skip_special_tokens=True)):
+            for i, text in zip(
+                batch, self.tokenizer.batch_decode(ids, skip_special_tokens=True), strict=True
+            ):
                 out[i] = text.strip()
         return out
 
@@ -148,7 +150,8 @@ class CTranslate2Translator:
 
         if not model or not Path(model).is_dir():
             raise FileNotFoundError(
-                f"{model}: expected a CTranslate2 model directory (make one with 'xmner translate convert')"
+                f"{model}: expected a CTranslate2 model directory "
+                "(make one with 'xmner translate convert')"
             )
         self.src, self.tgt, self.model = src, tgt, str(model)
         if device == "auto":
@@ -173,7 +176,7 @@ class CTranslate2Translator:
         opts.update(options)
         for batch in by_length(texts, self.batch_size):
             results = self.net.translate_batch([self.encode(texts[i]) for i in batch], **opts)
-            for i, res in zip(batch, results):
+            for i, res in zip(batch, results, strict=True):
                 ids = self.tokenizer.convert_tokens_to_ids(res.hypotheses[0])
                 out[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
         return out
@@ -182,7 +185,7 @@ class CTranslate2Translator:
 def convert_model(
     model: str, out_dir: str | Path, *, quantization: str | None = "int8", force: bool = False
 ) -> Path:
-    """Convert a transformers seq2seq model (hub id or directory) to CTranslate2, with tokenizer files.
+    """Convert a transformers seq2seq model (hub id or directory) to CTranslate2 with its tokenizer.
 
     int8 by default (the fast CPU setting). CTranslate2's Marian loader drops the last vocabulary
     entry assuming it is ``<pad>``, as in every opus-mt model; other layouts are refused.
@@ -194,7 +197,7 @@ def convert_model(
     config = AutoConfig.from_pretrained(model)
     tokenizer = AutoTokenizer.from_pretrained(model)
     if config.model_type == "marian":
-        vocab = tokenizer.get_vocab()
+        vocab = getattr(tokenizer, "encoder", None) or tokenizer.get_vocab()  # vocab.json as is
         last = max(vocab, key=vocab.get)
         if last != "<pad>":
             raise ValueError(f"{model}: CTranslate2 expects <pad> last in vocab.json, got {last!r}")

@@ -98,6 +98,6 @@ class CachedTranslator:
             outs = self.inner.translate(chunk)
             if len(outs) != len(chunk):
                 raise ValueError(f"engine returned {len(outs)} outputs for {len(chunk)} inputs")
-            self.cache.put(key, list(zip(chunk, outs)))
-            known.update(zip(chunk, outs))
+            self.cache.put(key, list(zip(chunk, outs, strict=True)))
+            known.update(zip(chunk, outs, strict=True))
         return [known[t] for t in texts]

