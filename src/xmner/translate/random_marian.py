@@ -23,12 +23,13 @@ class RandomMarianConfig:
     ffn: int = 64
     max_positions: int = 256
     character_coverage: float = 0.98
+    total_vocab: int = 0  # pad vocab.json with filler tokens up to this size (opus-mt-en-zh: 65001)
     target_tokens: tuple[str, ...] = (">>cmn_Hans<<",)
 
     @classmethod
     def opus_mt(cls, vocab_size: int = 8000) -> RandomMarianConfig:
-        """d_model 512, 6+6 layers, 8 heads, ffn 2048 (opus-mt's transformer)."""
-        return cls(vocab_size, 512, 6, 8, 2048, 512)
+        """d_model 512, 6+6 layers, 8 heads, ffn 2048, 65,001 tokens (opus-mt-en-zh's shape)."""
+        return cls(vocab_size, 512, 6, 8, 2048, 512, total_vocab=65001)
 
 
 def build_random_marian(
@@ -61,6 +62,8 @@ def build_random_marian(
     vocab = {"</s>": 0, "<unk>": 1}
     for token in [*config.target_tokens, *pieces]:
         vocab.setdefault(token, len(vocab))
+    for i in range(config.total_vocab - len(vocab) - 1):
+        vocab[f"<filler{i}>"] = len(vocab)
     vocab["<pad>"] = len(vocab)  # last, like opus-mt
     (out_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     for name in ("source.spm", "target.spm"):
