@@ -14,9 +14,14 @@ Prints a table; numbers depend on the machine and on whatever else is running.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
+
+# Busy-waiting OpenMP threads collapse when other jobs share the cores (torch at 2 threads was
+# 7x slower than at 1 on a loaded machine); passive waiting keeps the comparison about decoding.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _texts(data_dir: str | None, n: int) -> tuple[list[str], list[str]]:
@@ -39,10 +44,16 @@ def _time_marian(model_dir: Path, texts: list[str], beams: int, length: int, bat
     n_tokens = 0
     start = time.perf_counter()
     for i in range(0, len(texts), batch):
-        enc = engine.tokenizer(engine._prepare(texts[i : i + batch]), return_tensors="pt", padding=True)
+        enc = engine.tokenizer(
+            engine._prepare(texts[i : i + batch]), return_tensors="pt", padding=True
+        )
         with torch.inference_mode():
             ids = engine.net.generate(
-                **enc, num_beams=beams, min_new_tokens=length, max_new_tokens=length, do_sample=False
+                **enc,
+                num_beams=beams,
+                min_new_tokens=length,
+                max_new_tokens=length,
+                do_sample=False,
             )
         n_tokens += (ids.shape[1] - 1) * ids.shape[0]  # minus the decoder start token
     return n_tokens, time.perf_counter() - start
@@ -57,25 +68,34 @@ def _time_ct2(ct2_dir: Path, texts: list[str], beams: int, length: int, batch: i
     start = time.perf_counter()
     for i in range(0, len(sources), batch):
         results = engine.net.translate_batch(
-            sources[i : i + batch], beam_size=beams, min_decoding_length=length,
-            max_decoding_length=length, max_batch_size=batch,
+            sources[i : i + batch],
+            beam_size=beams,
+            min_decoding_length=length,
+            max_decoding_length=length,
+            max_batch_size=batch,
         )
         n_tokens += sum(len(r.hypotheses[0]) for r in results)
     return n_tokens, time.perf_counter() - start
 
 
 def _bench_engines(model_dir: Path, ct2_dir: Path, texts: list[str], args) -> None:
-    print(f"\n{len(texts)} sentences, {args.length} target tokens each, batch {args.batch_size}, "
-          f"{args.threads} threads")
-    print(f"{'decoding':10s} {'engine':22s} {'tokens':>7s} {'seconds':>8s} {'tok/s':>8s} {'speed-up':>8s}")
+    print(
+        f"\n{len(texts)} sentences, {args.length} target tokens each, batch {args.batch_size}, "
+        f"{args.threads} threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
+    )
+    print(
+        f"{'decoding':10s} {'engine':22s} {'tokens':>7s} {'seconds':>8s} {'tok/s':>8s} {'speed-up':>8s}"
+    )
     for beams, name in ((1, "greedy"), (4, "beam 4")):
         n_hf, t_hf = _time_marian(model_dir, texts, beams, args.length, args.batch_size)
         n_ct, t_ct = _time_ct2(ct2_dir, texts, beams, args.length, args.batch_size, args.threads)
         if n_hf != n_ct:
             raise AssertionError(f"output lengths differ: {n_hf} vs {n_ct} tokens")
         print(f"{name:10s} {'marian (transformers)':22s} {n_hf:7d} {t_hf:8.2f} {n_hf / t_hf:8.0f}")
-        print(f"{name:10s} {'ctranslate2 int8':22s} {n_ct:7d} {t_ct:8.2f} {n_ct / t_ct:8.0f} "
-              f"{t_hf / t_ct:7.1f}x")
+        print(
+            f"{name:10s} {'ctranslate2 int8':22s} {n_ct:7d} {t_ct:8.2f} {n_ct / t_ct:8.0f} "
+            f"{t_hf / t_ct:7.1f}x"
+        )
 
 
 def _bench_cache(ct2_dir: Path, args, work: Path) -> None:
@@ -97,8 +117,10 @@ def _bench_cache(ct2_dir: Path, args, work: Path) -> None:
         )
         times.append(time.perf_counter() - start)
         cache.close()
-    print(f"\ncache: {len(posts)} posts (ctranslate2 int8, beam 4): first run {times[0]:.2f} s, "
-          f"cached rerun {times[1]:.3f} s, {times[0] / times[1]:.0f}x faster")
+    print(
+        f"\ncache: {len(posts)} posts (ctranslate2 int8, beam 4): first run {times[0]:.2f} s, "
+        f"cached rerun {times[1]:.3f} s, {times[0] / times[1]:.0f}x faster"
+    )
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from xmner import cli
 from xmner.data.corpora import load_split
 from xmner.data.corpus import read_corpus
 from xmner.data.tags import orphan_positions
+from xmner.translate.cache import TranslationCache
 from xmner.translate.corpus import translate_split
 from xmner.translate.lexicon import LexiconTranslator, read_lexicon
 from xmner.translate.placeholder import has_placeholder
@@ -85,6 +86,8 @@ def test_cli_translate_writes_corpus_report_and_meta(data_root, tmp_path, monkey
     assert report["entities_in"]["total"] == 1594 and report["placeholders_lost"] == 0
     meta = json.loads((out / "meta.json").read_text())
     assert meta["engine"] == "lexicon" and meta["versions"]["jieba"]
-    assert (out / "cache.sqlite").is_file()
+    cache = TranslationCache(out / "cache.sqlite")
+    assert len(cache) > 1000  # sentences and entity spans of 1,000 tweets
+    cache.close()
     assert cli.main(["translate", "--corpus", "twitter2015", "--to", "zh"]) == 1
     assert "needs --out" in capsys.readouterr().err

@@ -274,7 +274,7 @@ def translate_split(
     )
     cache = TranslationCache(cache_path) if cache_path else None
     try:
-        wrapped = CachedTranslator(translator, cache) if cache else translator
+        wrapped = CachedTranslator(translator, cache) if cache is not None else translator
         return translate_corpus(
             posts,
             wrapped,
@@ -284,5 +284,5 @@ def translate_split(
             progress=progress,
         )
     finally:
-        if cache:
+        if cache is not None:
             cache.close()

@@ -142,14 +142,21 @@ class LexiconTranslator:
         if {src, tgt} != {"en", "zh"}:
             raise ValueError(f"lexicon engine translates en<->zh; got {src}->{tgt}")
         self.src, self.tgt = src, tgt
-        zh_en, en_zh = cedict_indexes()
-        self.table = dict(zh_en if src == "zh" else en_zh)
+        self.extra = read_lexicon(lexicon_path) if lexicon_path is not None else {}
         self.model = "cc-cedict"
         if lexicon_path is not None:
             from xmner.io import file_hash
 
-            self.table.update(read_lexicon(lexicon_path))
             self.model = f"cc-cedict+{Path(lexicon_path).name}:{file_hash(lexicon_path)}"
+        self._table: dict[str, str] | None = None
+
+    @property
+    def table(self) -> dict[str, str]:
+        """Source word -> target word; built on first use (a fully cached run never needs it)."""
+        if self._table is None:
+            zh_en, en_zh = cedict_indexes()
+            self._table = {**(zh_en if self.src == "zh" else en_zh), **self.extra}
+        return self._table
 
     def translate(self, texts: list[str]) -> list[str]:
         """Translate each text; placeholders pass through unchanged."""

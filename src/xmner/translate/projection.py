@@ -8,12 +8,15 @@ A restored entity gets ``B-``/``I-`` of its type renamed for the target corpus; 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from xmner.data.tags import TYPE_ALIASES
 from xmner.translate.placeholder import ENTITY, Item, Segment, strip_placeholders
 
 _PROTECTED_EN = [r"https?://\S+", r"@\w+", r"#\w+"]
+_PLAIN = re.compile(r"[A-Za-z0-9 ]*")  # Moses leaves such text as its space-split words
 _MOSES = None
 
 
@@ -21,15 +24,20 @@ def tokenize(text: str, lang: str) -> list[str]:
     """Target tokens: characters without whitespace (zh) or Moses tokens, unescaped (en)."""
     if lang == "zh":
         return [ch for ch in text if not ch.isspace()]
+    text = " ".join(text.split())
+    if _PLAIN.fullmatch(text):
+        return text.split()
+    return list(_moses(text))
+
+
+@lru_cache(maxsize=65536)
+def _moses(text: str) -> tuple[str, ...]:
     global _MOSES
     if _MOSES is None:
         from sacremoses import MosesTokenizer
 
         _MOSES = MosesTokenizer(lang="en")
-    text = text.strip()
-    if not text:
-        return []
-    return _MOSES.tokenize(text, escape=False, protected_patterns=_PROTECTED_EN)
+    return tuple(_MOSES.tokenize(text, escape=False, protected_patterns=_PROTECTED_EN))
 
 
 def type_mapping(target_types: tuple[str, ...] | list[str]) -> dict[str, str]:
