@@ -21,6 +21,8 @@ def test_lexicon_words_and_placeholders():
     assert en_zh.translate(["New York police [E0] eat apples"]) == ["纽约警察 [E0] 吃苹果"]
     zh_en = LexiconTranslator("zh", "en")
     assert zh_en.translate(["我们在纽约[E1]吃苹果"]) == ["we exist New York [E1] eat apple"]
+    assert zh_en.translate(["你好，世界！"]) == ["hello , world !"]  # ASCII punctuation in English
+    assert en_zh.translate(["Hello, world!"]) == ["喂 ， 世界 ！"]
 
 
 def test_lexicon_file_takes_precedence(tmp_path):

@@ -73,6 +73,27 @@ _SUFFIXES = (
     ("ing", "e"),
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Punctuation in the target language's usual form (CMNER writes full-width marks).
+_PUNCT = {
+    "zh": {",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"},
+    "en": {
+        "，": ",",
+        "。": ".",
+        "！": "!",
+        "？": "?",
+        "：": ":",
+        "；": ";",
+        "、": ",",
+        "（": "(",
+        "）": ")",
+        "“": '"',
+        "”": '"',
+        "‘": "'",
+        "’": "'",
+        "《": '"',
+        "》": '"',
+    },
+}
 
 
 def clean_gloss(gloss: str) -> str:
@@ -180,14 +201,15 @@ class LexiconTranslator:
     def _zh_en(self, text: str) -> list[str]:
         import jieba
 
+        table = self.table  # builds the index first, which also quiets and loads jieba
         out: list[str] = []
         for word in jieba.cut(text, HMM=False):
             if word.isspace():
                 continue
             if not _CJK.search(word):  # Latin words, digits, punctuation: copied
-                out.append(word)
-            elif word in self.table:
-                out.append(self.table[word])
+                out.append(_PUNCT["en"].get(word, word))
+            elif word in table:
+                out.append(table[word])
             else:
                 out += self._longest_prefixes(word)
         return out
@@ -219,7 +241,7 @@ class LexiconTranslator:
                     break
             else:
                 if toks[i].lower() not in _ARTICLES:
-                    out.append(toks[i])
+                    out.append(_PUNCT["zh"].get(toks[i], toks[i]))
                 i += 1
         return out
 
