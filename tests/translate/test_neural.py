@@ -130,3 +130,47 @@ def test_cli_convert_then_translate_with_ctranslate2(marian_dir, data_root, tmp_
     assert report["entities_in"]["total"] == (
         report["entities_projected"]["total"] + report["entities_lost"]["total"]
     )
+
+
+def test_hf_seq2seq_engine_forces_the_target_language(tmp_path, posts):
+    import sentencepiece as spm
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    texts = [join_tokens(p.tokens, "en") for p in posts] + ["我们在纽约吃苹果"] * 5
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_prefix=str(tmp_path / "spm"),
+        vocab_size=300,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "spm.model"))
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for i in range(sp.get_piece_size()):
+        vocab.setdefault(sp.id_to_piece(i), len(vocab))
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    tok = M2M100Tokenizer(
+        vocab_file=str(tmp_path / "vocab.json"), spm_file=str(tmp_path / "spm.model")
+    )
+    config = M2M100Config(
+        vocab_size=max(tok.lang_token_to_id.values()) + 9,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=256,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+    )
+    M2M100ForConditionalGeneration(config).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    engine = make_translator("hf-seq2seq", "en", "zh", str(tmp_path), max_new_tokens=4, num_beams=1)
+    assert engine.tgt_code == "zh" and engine.bos == tok.get_lang_id("zh")
+    assert engine.tokenizer.src_lang == "en"
+    out, report = translate_corpus(posts[:4], engine, source="twitter2015", target="cmner")
+    _check(out, posts[:4], report)
