@@ -83,9 +83,8 @@ def _bench_engines(model_dir: Path, ct2_dir: Path, texts: list[str], args) -> No
         f"\n{len(texts)} sentences, {args.length} target tokens each, batch {args.batch_size}, "
         f"{args.threads} threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
     )
-    print(
-        f"{'decoding':10s} {'engine':22s} {'tokens':>7s} {'seconds':>8s} {'tok/s':>8s} {'speed-up':>8s}"
-    )
+    head = ("decoding", "engine", "tokens", "seconds", "tok/s", "speed-up")
+    print("{:10s} {:22s} {:>7s} {:>8s} {:>8s} {:>8s}".format(*head))
     for beams, name in ((1, "greedy"), (4, "beam 4")):
         n_hf, t_hf = _time_marian(model_dir, texts, beams, args.length, args.batch_size)
         n_ct, t_ct = _time_ct2(ct2_dir, texts, beams, args.length, args.batch_size, args.threads)
@@ -100,9 +99,9 @@ def _bench_engines(model_dir: Path, ct2_dir: Path, texts: list[str], args) -> No
 
 def _bench_cache(ct2_dir: Path, args, work: Path) -> None:
     from xmner.data.corpora import load_split
+    from xmner.translate.backends import CTranslate2Translator
     from xmner.translate.cache import CachedTranslator, TranslationCache
     from xmner.translate.corpus import translate_corpus
-    from xmner.translate.backends import CTranslate2Translator
 
     posts = load_split("twitter2015", "dev", args.data_dir)[: args.posts]
     engine = CTranslate2Translator(
