@@ -12,6 +12,7 @@ SUBCOMMAND_MODULES = (
     "xmner.data.commands",
     "xmner.eval.commands",
     "xmner.pipelines.commands",
+    "xmner.translate.commands",
 )
 
 

@@ -1,0 +1,103 @@
+"""A persistent translation cache (sqlite) keyed by engine, model, languages and source text.
+
+Translations are committed chunk by chunk, so an interrupted corpus run resumes where it
+stopped and a second run of the same corpus is a lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from xmner.translate.backends import Translator
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS translations (
+    engine TEXT NOT NULL, model TEXT NOT NULL, src TEXT NOT NULL, tgt TEXT NOT NULL,
+    text TEXT NOT NULL, output TEXT NOT NULL,
+    PRIMARY KEY (engine, model, src, tgt, text))"""
+
+
+class TranslationCache:
+    """sqlite file of (engine, model, src, tgt, text) -> output."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(_SCHEMA)
+        self.db.commit()
+
+    def get(self, key: tuple[str, str, str, str], texts: list[str]) -> dict[str, str]:
+        """Cached outputs of those ``texts`` that have one."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(texts))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                "SELECT text, output FROM translations WHERE engine=? AND model=? AND src=? "
+                f"AND tgt=? AND text IN ({marks})",
+                (*key, *chunk),
+            )
+            found.update(rows)
+        return found
+
+    def put(self, key: tuple[str, str, str, str], pairs: list[tuple[str, str]]) -> None:
+        """Store ``(text, output)`` pairs and commit."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?)",
+            [(*key, text, out) for text, out in pairs],
+        )
+        self.db.commit()
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+
+def cache_key(translator: Translator) -> tuple[str, str, str, str]:
+    """(engine, model, src, tgt) of a translator, from its attributes."""
+    return (
+        str(getattr(translator, "engine", type(translator).__name__)),
+        str(getattr(translator, "model", "")),
+        str(getattr(translator, "src", "")),
+        str(getattr(translator, "tgt", "")),
+    )
+
+
+class CachedTranslator:
+    """Wraps a translator: cached texts are looked up, the rest translated in committed chunks."""
+
+    def __init__(
+        self,
+        translator: Translator,
+        cache: TranslationCache,
+        *,
+        chunk_size: int = 256,
+    ):
+        self.inner, self.cache, self.chunk_size = translator, cache, chunk_size
+        self.engine, self.model, self.src, self.tgt = cache_key(translator)
+        self.hits = self.misses = 0
+
+    def translate(self, texts: list[str]) -> list[str]:
+        """Outputs for ``texts``: from the cache where present, else from the engine."""
+        key = (self.engine, self.model, self.src, self.tgt)
+        known = self.cache.get(key, texts)
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        self.hits += sum(t in known for t in texts)
+        self.misses += len(todo)
+        for i in range(0, len(todo), self.chunk_size):
+            chunk = todo[i : i + self.chunk_size]
+            outs = self.inner.translate(chunk)
+            if len(outs) != len(chunk):
+                raise ValueError(f"engine returned {len(outs)} outputs for {len(chunk)} inputs")
+            self.cache.put(key, list(zip(chunk, outs, strict=True)))
+            known.update(zip(chunk, outs, strict=True))
+        return [known[t] for t in texts]

@@ -1,0 +1,95 @@
+"""The offline lexicon engine on the real dev splits, library and CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xmner import cli
+from xmner.data.corpora import load_split
+from xmner.data.corpus import read_corpus
+from xmner.data.tags import orphan_positions
+from xmner.translate.cache import TranslationCache
+from xmner.translate.corpus import translate_split
+from xmner.translate.lexicon import LexiconTranslator, read_lexicon
+from xmner.translate.placeholder import has_placeholder
+
+
+def test_lexicon_words_and_placeholders():
+    en_zh = LexiconTranslator("en", "zh")
+    assert en_zh.translate(["New York police [E0] eat apples"]) == ["纽约警察 [E0] 吃苹果"]
+    zh_en = LexiconTranslator("zh", "en")
+    assert zh_en.translate(["我们在纽约[E1]吃苹果"]) == ["we exist New York [E1] eat apple"]
+    assert zh_en.translate(["你好，世界！"]) == ["hello , world !"]  # ASCII punctuation in English
+    assert en_zh.translate(["Hello, world!"]) == ["喂 ， 世界 ！"]
+
+
+def test_lexicon_file_takes_precedence(tmp_path):
+    path = tmp_path / "lex.txt"
+    path.write_text("police 公安\npolice 警察\n", encoding="utf-8")
+    assert read_lexicon(path)["police"] == "公安"
+    assert LexiconTranslator("en", "zh", path).translate(["police"]) == ["公安"]
+    path.write_text("lonely\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="lex.txt:1: expected 'source target'"):
+        read_lexicon(path)
+
+
+@pytest.mark.parametrize(
+    "source, target, fmt", [("twitter2015", "cmner", "cmner"), ("cmner", "twitter2015", "twitter")]
+)
+def test_dev_split_every_entity_accounted_and_output_rereads(
+    data_root, tmp_path, source, target, fmt
+):
+    posts = load_split(source, "dev", data_root)
+    out, report = translate_split(
+        posts, source, target, "lexicon", cache_path=tmp_path / "c.sqlite"
+    )
+    assert report.posts == len(posts) == 1000 and len(out) == 1000
+    assert [p.id for p in out] == [p.id for p in posts]
+    assert report.entities_in["total"] > 1500
+    for typ, n in report.entities_in.items():
+        assert n == report.entities_projected[typ] + report.entities_lost[typ]
+    assert report.entities_projected["total"] == report.entities_in["total"]  # lexicon keeps all
+    from xmner.data.corpus import write_corpus
+
+    write_corpus(out, tmp_path / "out.txt", fmt)
+    again = read_corpus(tmp_path / "out.txt", fmt, types=("PER", "LOC", "ORG", "MISC", "OTHER"))
+    assert [(p.tokens, p.tags) for p in again] == [(p.tokens, p.tags) for p in out]
+    for post in out:
+        assert len(post.tokens) == len(post.tags) and not orphan_positions(post.tags)
+        assert not has_placeholder("".join(post.tokens))
+        if fmt == "cmner":
+            assert all(len(tok) == 1 and not tok.isspace() for tok in post.tokens)
+
+
+def test_cli_translate_writes_corpus_report_and_meta(data_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "SUBCOMMAND_MODULES", ("xmner.translate.commands",))
+    out = tmp_path / "zh"
+    argv = [
+        "translate",
+        "--corpus",
+        "twitter2015",
+        "--split",
+        "dev",
+        "--to",
+        "zh",
+        "--data-dir",
+        str(data_root),
+        "--out",
+        str(out),
+    ]
+    assert cli.main(argv) == 0
+    assert "entities: 1594 in, 1594 projected, 0 lost" in capsys.readouterr().out
+    posts = read_corpus(out / "dev.txt", "cmner", types=("PER", "LOC", "ORG", "MISC"))
+    assert len(posts) == 1000 and posts[0].id == "32977"
+    report = json.loads((out / "report.json").read_text())
+    assert report["posts"] == 1000 and report["posts_dropped"] == 0
+    assert report["entities_in"]["total"] == 1594 and report["placeholders_lost"] == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["engine"] == "lexicon" and meta["versions"]["jieba"]
+    cache = TranslationCache(out / "cache.sqlite")
+    assert len(cache) > 1000  # sentences and entity spans of 1,000 tweets
+    cache.close()
+    assert cli.main(["translate", "--corpus", "twitter2015", "--to", "zh"]) == 1
+    assert "needs --out" in capsys.readouterr().err
