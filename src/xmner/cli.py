@@ -11,6 +11,7 @@ import sys
 SUBCOMMAND_MODULES = (
     "xmner.data.commands",
     "xmner.eval.commands",
+    "xmner.align.commands",
 )
 
 

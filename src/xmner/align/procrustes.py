@@ -225,12 +225,14 @@ def refine(
     iterations: int = 5,
     max_rank: int = 15000,
     knn: int = 10,
+    keep_seed: bool = False,
     coarse: torch.dtype = torch.bfloat16,
     chunk: int = 4096,
 ) -> Refinement:
     """Procrustes on a seed dictionary, then ``iterations`` rounds of induce-and-solve.
 
-    The mapping with the best unsupervised criterion is kept (MUSE's model selection).
+    With ``keep_seed`` each round solves on the induced pairs plus the seed pairs. The mapping
+    with the best unsupervised criterion is kept (MUSE's model selection).
     """
     if seed_pairs.ndim != 2 or seed_pairs.shape[1] != 2 or len(seed_pairs) < 2:
         raise ValueError(f"expected seed pairs of shape (P>=2, 2), got {tuple(seed_pairs.shape)}")
@@ -249,7 +251,7 @@ def refine(
             best = Refinement(w, list(history), pairs, ind.criterion)
         if step == iterations or len(ind.pairs) < 2:
             break
-        pairs = ind.pairs
+        pairs = torch.cat([seed_pairs, ind.pairs]).unique(dim=0) if keep_seed else ind.pairs
         w = procrustes(src[pairs[:, 0]], tgt[pairs[:, 1]])
     best.history = history
     return best
