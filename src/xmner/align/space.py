@@ -42,6 +42,7 @@ class AlignConfig:
     max_rank: int = 15000  # refinement induces dictionaries among this many frequent words
     knn: int = 10
     keep_seed: bool = True  # refine on induced pairs plus the seed pairs
+    dict_max_rank: int | None = None  # keep dictionary pairs whose words are both in the top-N
     test_fraction: float = 0.2
     split_seed: int = 0
     unsupervised: bool = False  # adversarial start instead of a seed dictionary
@@ -81,6 +82,8 @@ def align_spaces(
     s = normalize(src.tensor().clone(), center=cfg.center)  # (N, D)
     t = normalize(tgt.tensor().clone(), center=cfg.center)  # (M, D)
     all_pairs = dico.to_indices(pairs or [], src, tgt)
+    if cfg.dict_max_rank is not None:
+        all_pairs = all_pairs[(all_pairs < cfg.dict_max_rank).all(dim=1)]
     if len(all_pairs) < 10:
         raise ValueError(
             f"expected >= 10 dictionary pairs in both vocabularies, got {len(all_pairs)}"
@@ -152,10 +155,11 @@ def build_aligned_space(
 
     The shared space is the (normalised) Chinese fastText space; English vectors are rotated
     into it. The seed is CC-CEDICT (one-character headwords; plus identical strings when
-    ``identical``), 20% of its source words held out for P@k. Cached: if ``out_dir`` holds a
-    finished run with the same key, it is loaded instead of recomputed.
+    ``identical``) restricted to the 1000 most frequent words of each side (rare words of these
+    small corpora have poor vectors), 20% of its source words held out for P@k. Cached: if
+    ``out_dir`` holds a finished run with the same key, it is loaded instead of recomputed.
     """
-    align = align or AlignConfig()
+    align = align or AlignConfig(dict_max_rank=1000)
     out = Path(out_dir)
     if lowercase_en:
         en_texts = [[w.lower() for w in text] for text in en_texts]
