@@ -103,3 +103,15 @@ def test_refinement_from_small_seed_recovers_noisy_permuted_map():
     assert p_at_1 >= 0.99
     assert torch.allclose(result.w, q, atol=0.05)
     assert result.history[-1][0] > 0.9 * n  # the induced dictionary covers almost everything
+
+
+def test_adversarial_keeps_an_aligned_pair_aligned_and_orthogonal():
+    from xmner.align.adversarial import AdversarialConfig, adversarial_mapping
+
+    x = unit(torch.randn(600, 8) * torch.linspace(0.5, 2.0, 8))  # anisotropic
+    cfg = AdversarialConfig(epochs=2, steps_per_epoch=150, hidden=64, criterion_words=600)
+    w, crit = adversarial_mapping(x, x.clone(), cfg)
+    assert torch.allclose(w @ w.T, torch.eye(8), atol=0.05)
+    _, best = csls_topk(x @ w, x, k=1)
+    assert (best[:, 0] == torch.arange(600)).float().mean() > 0.95
+    assert crit > 0.9

@@ -69,7 +69,8 @@ def _shortlist(
     for start in range(0, q.shape[0], chunk):
         qc = q[start : start + chunk].to(dev)  # (C, D)
         sims = qc.to(coarse) @ keys_c.T  # (C, K)
-        top, idx = sims.float().topk(size, dim=1)  # (C, S)
+        top, idx = sims.topk(size, dim=1)  # (C, S), in the coarse dtype
+        top = top.float()
         floor = top[:, -1]  # coarse cosine of the last kept key bounds all others
         if coarse != torch.float32:  # rescore the shortlist in float32
             exact = torch.einsum("cd,csd->cs", qc, keys_d[idx])
@@ -243,7 +244,7 @@ def refine(
     history = []
     for step in range(iterations + 1):
         ind = induce_dictionary(
-            src @ w, tgt, max_rank=max_rank, knn=knn, coarse=coarse, chunk=chunk
+            src[:max_rank] @ w, tgt, max_rank=max_rank, knn=knn, coarse=coarse, chunk=chunk
         )
         history.append((len(pairs), ind.criterion))
         log.info("refinement %d: %d pairs, criterion %.4f", step, len(pairs), ind.criterion)

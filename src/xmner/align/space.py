@@ -46,6 +46,8 @@ class AlignConfig:
     test_fraction: float = 0.2
     split_seed: int = 0
     unsupervised: bool = False  # adversarial start instead of a seed dictionary
+    adversarial_epochs: int = 5
+    adversarial_steps: int = 1000  # mapping updates per epoch (MUSE: 31250, on a GPU)
     lexicon_words: int | None = None  # source words in lexicon.txt (None: all)
 
 
@@ -91,10 +93,11 @@ def align_spaces(
     train, test = dico.split_pairs(all_pairs, test_fraction=cfg.test_fraction, seed=cfg.split_seed)
     train = torch.cat([train, dico.to_indices(extra_train_pairs, src, tgt)]).unique(dim=0)
     if cfg.unsupervised:
-        from xmner.align.adversarial import adversarial_mapping
+        from xmner.align.adversarial import AdversarialConfig, adversarial_mapping
         from xmner.align.procrustes import induce_dictionary
 
-        w0, _ = adversarial_mapping(s, t)
+        adv = AdversarialConfig(epochs=cfg.adversarial_epochs, steps_per_epoch=cfg.adversarial_steps)
+        w0, _ = adversarial_mapping(s, t, adv)
         train = induce_dictionary(s @ w0, t, max_rank=cfg.max_rank, knn=cfg.knn).pairs
     result = refine(
         s,
