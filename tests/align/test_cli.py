@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from xmner import cli
-from xmner.align.embeddings import Embeddings, read_vec, write_vec
+from xmner.align.embeddings import Embeddings, read_bin, read_vec, write_vec
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +61,13 @@ def test_embed_train_on_cmner_file(tmp_path, data_root):
     out = tmp_path / "zh.vec"
     src = data_root / "cmner" / "dev.txt"
     argv = ["embed", "train", "--file", str(src), "--out", str(out), "--characters"]
+    argv += ["--bin", str(tmp_path / "zh.bin")]
     assert cli.main([*argv, "--dim", "16", "--epoch", "1", "--min-count", "5"]) == 0
     emb = read_vec(out)
     assert emb.dim == 16 and len(emb) > 500
     assert all(len(w) == 1 for w in emb.words[:100])  # characters
     assert np.isfinite(emb.vectors).all()
+    binary = read_bin(tmp_path / "zh.bin", extra_words=["龘"])  # not in the corpus
+    assert binary.words[:-1] == emb.words and binary.words[-1] == "龘"
+    np.testing.assert_allclose(binary.vectors[:-1], emb.vectors, rtol=1e-4, atol=1e-5)
+    assert np.abs(binary.vectors[-1]).sum() > 0  # built from its character n-grams

@@ -96,7 +96,9 @@ def align_spaces(
         from xmner.align.adversarial import AdversarialConfig, adversarial_mapping
         from xmner.align.procrustes import induce_dictionary
 
-        adv = AdversarialConfig(epochs=cfg.adversarial_epochs, steps_per_epoch=cfg.adversarial_steps)
+        adv = AdversarialConfig(
+            epochs=cfg.adversarial_epochs, steps_per_epoch=cfg.adversarial_steps
+        )
         w0, _ = adversarial_mapping(s, t, adv)
         train = induce_dictionary(s @ w0, t, max_rank=cfg.max_rank, knn=cfg.knn).pairs
     result = refine(
