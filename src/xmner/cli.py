@@ -13,6 +13,7 @@ SUBCOMMAND_MODULES = (
     "xmner.eval.commands",
     "xmner.pipelines.commands",
     "xmner.translate.commands",
+    "xmner.align.commands",
 )
 
 

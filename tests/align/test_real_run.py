@@ -1,0 +1,68 @@
+"""The small real run: fastText on CMNER train characters and Twitter-2015 train tokens,
+aligned with the CC-CEDICT seed; P@1 on held-out pairs far above chance; cached; exported."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xmner.align.export import export_acn_embeddings, load_acn_embeddings
+from xmner.align.space import build_aligned_space
+from xmner.data.corpus import read_corpus
+
+
+@pytest.fixture(scope="module")
+def corpora(data_root):
+    en = [p.tokens for p in read_corpus(data_root / "twitter2015" / "train.txt")]
+    zh = [p.tokens for p in read_corpus(data_root / "cmner" / "train.txt")]
+    return en, zh
+
+
+@pytest.fixture(scope="module")
+def run(corpora, tmp_path_factory):
+    out = tmp_path_factory.mktemp("aligned")
+    en, zh = corpora
+    return build_aligned_space(en, zh, out, dim=100, epoch=5)
+
+
+def test_p_at_1_far_above_chance(run):
+    m = json.loads((run.out_dir / "metrics.json").read_text())
+    test = [line.split() for line in (run.out_dir / "test_pairs.txt").read_text().splitlines()]
+    golds_per_word = len(test) / m["n_test_words"]
+    chance = golds_per_word / len(run.tgt)  # a random Chinese character is a gold one
+    print(
+        f"\nreal run: P@1 CSLS {m['p_at_1_csls']:.3f}, NN {m['p_at_1_nn']:.3f}, "
+        f"P@10 CSLS {m['p_at_10_csls']:.3f}, chance {chance:.4f}, {m['n_test_pairs']} pairs"
+    )
+    assert m["n_test_pairs"] == len(test) > 100
+    assert max(m["p_at_1_csls"], m["p_at_1_nn"]) >= 10 * chance
+    assert m["p_at_10_csls"] >= m["p_at_1_csls"]
+    assert 0 <= m["p_at_1_nn"] <= 1 and m["p_at_10_csls"] <= 1
+
+
+def test_run_directory_contents_and_cache(run, corpora):
+    out = run.out_dir
+    config = json.loads((out / "config.json").read_text())
+    assert config["shared_space"] == "zh" and config["fasttext_zh"]["maxn"] == 2
+    lexicon = (out / "lexicon.txt").read_text(encoding="utf-8").splitlines()
+    en_words, zh_chars = set(run.src.words), set(run.tgt.words)
+    assert len(lexicon) == len(run.src)
+    assert all(s in en_words and t in zh_chars for s, t in (x.split(" ") for x in lexicon[:50]))
+    w = np.load(out / "mapping.npy")
+    np.testing.assert_allclose(w @ w.T, np.eye(100), atol=1e-4)  # orthogonal
+    again = build_aligned_space(*corpora, out, dim=100, epoch=5)
+    assert again.cached and again.metrics == run.metrics
+
+
+def test_acn_export_from_aligned_space(run, corpora, tmp_path):
+    en, zh = corpora
+    tokens = [t for text in zh for t in text] + [t for text in en for t in text]
+    report = export_acn_embeddings(tokens, [run.tgt, run.src], tmp_path)
+    vocab, matrix = load_acn_embeddings(tmp_path)
+    assert set(tokens) <= set(vocab) and matrix.shape == (len(vocab), 100)
+    assert report.found + report.random == len(vocab) - 2
+    assert report.lowercased > 100  # the English space was trained lower-cased
+    row = vocab.index("的")
+    np.testing.assert_allclose(matrix[row], run.tgt.vectors[run.tgt.index("的")])
