@@ -78,10 +78,13 @@ def acn_vectors(
     """Aligned word vectors for ACN covering ``tokens``: (vocab.txt, embeddings.npy, metrics).
 
     ``texts`` holds the English token lists and the Chinese character lists to train on
-    (``{"en": [...], "zh": [...]}``). Mode ``train`` trains fastText on them and aligns the
-    spaces (CC-CEDICT seed + refinement); mode ``vec`` reads the given aligned ``.vec`` files.
+    (``{"en": [...], "zh": [...]}``). Mode ``train`` trains fastText on them and maps English
+    onto the Chinese space (CC-CEDICT seed + refinement); mode ``vec`` reads the given aligned
+    ``.vec`` files (e.g. MUSE's wiki.multi.*.vec). Tokens without a vector get U(-0.25, 0.25).
     """
-    from xmner.align import pipeline as align_pipeline
+    from xmner.align.embeddings import read_vec
+    from xmner.align.export import export_acn_embeddings
+    from xmner.align.space import AlignConfig, build_aligned_space
 
     e = cfg.embed
     key = content_hash(asdict(e), texts, sorted(set(tokens)))
@@ -92,18 +95,19 @@ def acn_vectors(
         log.info("reusing embeddings %s", out_dir)
         return vocab, matrix, metrics if metrics.exists() else None
     if e.mode == "train":
-        align_pipeline.build_aligned_space(
-            texts["en"], texts["zh"], out_dir, dim=e.dim, epochs=e.epochs,
-            dictionary=e.dictionary, refinement=e.refinement, tokens=tokens,
+        align = AlignConfig(dict_max_rank=1000, iterations=e.refinement)
+        space = build_aligned_space(
+            texts["en"], texts["zh"], out_dir, dim=e.dim, epoch=e.epochs,
+            identical=e.identical, align=align,
         )  # fmt: skip
+        spaces = [space.tgt, space.src]  # Chinese characters first, then mapped English
     else:
         if not (e.en_vec and e.zh_vec):
-            raise ValueError(
-                "embed.mode = 'vec' needs embed.en_vec and embed.zh_vec (aligned .vec)"
-            )
-        align_pipeline.export_from_vectors(
-            e.en_vec, e.zh_vec, tokens, out_dir, max_vocab=e.max_vocab
-        )
+            raise ValueError("embed.mode 'vec' needs embed.en_vec and embed.zh_vec (aligned)")
+        spaces = [read_vec(e.zh_vec, max_words=e.max_vocab), read_vec(e.en_vec, max_words=e.max_vocab)]
+    export = export_acn_embeddings(tokens, spaces, out_dir)
+    write_json(out_dir / "export.json", asdict(export) | {"vocab_path": str(vocab),
+                                                           "matrix_path": str(matrix)})
     return vocab, matrix, metrics if metrics.exists() else None
 
 

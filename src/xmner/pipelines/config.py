@@ -43,8 +43,8 @@ class EmbedSection:
     zh_vec: str | None = None  # aligned Chinese .vec
     dim: int = 300
     epochs: int = 10
-    dictionary: str = "cedict"  # seed dictionary: cedict | identical | a MUSE-format file
-    refinement: int = 5
+    identical: bool = True  # mode train: add identical strings (digits, symbols) to the CC-CEDICT seed
+    refinement: int = 5  # Procrustes refinement iterations
     max_vocab: int = 200000
 
 
