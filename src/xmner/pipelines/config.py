@@ -56,8 +56,9 @@ class ModelSection:
     backbone: str = "resnet152"  # image regions: resnet152 | vgg16 (torchvision) | dir / hub id
     bert: str | None = None  # UMT: hub id or local dir of a (multilingual) BERT
     bert_config: dict = field(default_factory=dict)  # UMT in tests: a random BERT of this shape
-    pretrain: StageConfig = field(default_factory=StageConfig)
-    finetune: StageConfig = field(default_factory=StageConfig)
+    train: StageConfig = field(default_factory=StageConfig)  # schedule "-": target only, from scratch
+    pretrain: StageConfig = field(default_factory=StageConfig)  # on source/translated data
+    finetune: StageConfig = field(default_factory=StageConfig)  # on the target, after pretraining
 
 
 @dataclass

@@ -264,9 +264,9 @@ def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed:
         )
     fingerprints["finetune_start"] = fingerprint(model.state_dict())
     posts, read = _stage_data(ctx, d, p.finetune)
-    result = _fit(
-        ctx, model, model_name, posts, target_dev, section.finetune, run_dir, "finetune", seed
-    )
+    # "-" trains from scratch (the `train` stage); the others fine-tune what they pretrained
+    stage, stage_cfg = ("finetune", section.finetune) if p.pretrain else ("train", section.train)
+    result = _fit(ctx, model, model_name, posts, target_dev, stage_cfg, run_dir, stage, seed)
     stages.append(
         {**asdict(result), "train": read, "posts": len(posts), "select": f"{d.target}:dev"}
     )

@@ -1,0 +1,143 @@
+"""Every schedule end to end on the smoke preset (~20 posts a split), resume, and the CLI."""
+
+import json
+
+import pytest
+
+from xmner.cli import main
+from xmner.data.corpus import read_corpus
+from xmner.pipelines import experiment
+from xmner.pipelines.config import load_experiment
+
+STAGE_READS = {
+    "en2zh": {
+        "-": [],
+        "SRC": ["twitter2015:train"],
+        "TGT": ["twitter2015:train->zh"],
+        "SRC&TGT": ["twitter2015:train", "twitter2015:train->zh"],
+    },
+    "zh2en": {
+        "-": [],
+        "SRC": ["cmner:train"],
+        "TGT": ["cmner:train->en"],
+        "SRC&TGT": ["cmner:train", "cmner:train->en"],
+    },
+}
+TARGET = {"en2zh": "cmner", "zh2en": "twitter2015"}
+
+
+def _smoke(tmp_path, data_root, *overrides):
+    return load_experiment(
+        "smoke", [f'out="{tmp_path}"', f'data.data_dir="{data_root}"', *overrides]
+    )
+
+
+@pytest.mark.parametrize("model", ["acn", "umt"])
+def test_all_schedules_both_directions(model, tmp_path, data_root):
+    cfg = _smoke(tmp_path, data_root, f'models=["{model}"]')
+    results, ctx = experiment.run_experiment(cfg)
+    assert len(results) == 8
+    for r in results:
+        d, s = r["direction"], r["schedule"]
+        pre = [st for st in r["stages"] if st["stage"] == "pretrain"]
+        fine = [st for st in r["stages"] if st["stage"] == ("finetune" if pre else "train")]
+        # the right corpora feed each stage
+        assert (pre[0]["train"] if pre else []) == STAGE_READS[d][s]
+        assert fine[0]["train"] == [f"{TARGET[d]}:train"] and fine[0]["posts"] == 20
+        assert fine[0]["select"] == f"{TARGET[d]}:dev"
+        if pre:
+            assert pre[0]["posts"] == 20 * len(STAGE_READS[d][s])
+            # fine-tuning starts from the selected pretrained weights
+            assert r["fingerprints"]["finetune_start"] == r["fingerprints"]["pretrain_best"]
+        assert r["test"] == f"{TARGET[d]}:test" and r["test_posts"] == 20
+        assert 0.0 <= r["f1"] <= 1.0
+        run_dir = tmp_path / d / model / ("target-only" if s == "-" else s) / "seed1"
+        preds = read_corpus(run_dir / "predictions.txt")
+        gold = read_corpus(r["gold_test"])
+        assert [p.tokens for p in preds] == [g.tokens for g in gold]
+        names = {t[2:] for p in preds for t in p.tags if t != "O"}
+        assert "MISC" not in names if TARGET[d] == "twitter2015" else "OTHER" not in names
+        assert (run_dir / "best.pt").exists() and (run_dir / "config.json").exists()
+        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+        assert len(lines) == 2 * (1 + len(pre)) and "dev_f1" in json.loads(lines[-1])
+    if model == "umt":
+        for r in results:
+            fp = r["fingerprints"]
+            assert fp["frozen_params"] > 0  # embeddings + bottom encoder layers
+            assert fp["frozen_before"] == fp["frozen_after"]  # frozen layers did not move
+            assert fp["trainable_before"] != fp["trainable_after"]  # the rest did
+    report = (tmp_path / "report" / "table3.md").read_text()
+    assert f"| {model.upper()} | SRC&TGT |" in report
+    assert (tmp_path / "report" / "results.csv").read_text().count("\n") == 9
+    # a rerun skips every finished cell
+    again, _ = experiment.run_experiment(cfg)
+    assert again == results
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path, data_root, monkeypatch):
+    overrides = ['directions=["zh2en"]', 'schedules=["SRC"]']
+    clean, _ = experiment.run_experiment(_smoke(tmp_path / "clean", data_root, *overrides))
+    real_fit = experiment.fit
+
+    def dying_fit(*args, **kwargs):
+        if "finetune" in (args[6:7] or [kwargs.get("stage")]):
+
+            def die(epoch):
+                raise KeyboardInterrupt("simulated kill after one epoch")
+
+            kwargs["on_epoch_end"] = die
+        return real_fit(*args, **kwargs)
+
+    cfg = _smoke(tmp_path / "killed", data_root, *overrides)
+    monkeypatch.setattr(experiment, "fit", dying_fit)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.run_experiment(cfg)
+    run_dir = tmp_path / "killed" / "zh2en" / "acn" / "SRC" / "seed1"
+    assert (run_dir / "finetune.state.pt").exists() and not (run_dir / "results.json").exists()
+    monkeypatch.setattr(experiment, "fit", real_fit)
+    resumed, _ = experiment.run_experiment(cfg)
+    for key in ("precision", "recall", "f1"):
+        assert resumed[0][key] == clean[0][key]
+    assert resumed[0]["fingerprints"] == clean[0]["fingerprints"]
+
+
+def test_cli_train_one_cell(tmp_path, data_root, capsys):
+    argv = [
+        "train",
+        "--preset",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        "--data-dir",
+        str(data_root),
+        "--direction",
+        "en2zh",
+        "--model",
+        "acn",
+        "--schedule",
+        "-",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("en2zh acn - seed 1: P ")
+    assert (tmp_path / "en2zh" / "acn" / "target-only" / "seed1" / "results.json").exists()
+
+
+def test_umt_without_weights_is_a_clear_error(tmp_path, data_root, capsys):
+    argv = [
+        "reproduce",
+        "--preset",
+        "offline",
+        "--out",
+        str(tmp_path),
+        "--data-dir",
+        str(data_root),
+        "--model",
+        "umt",
+        "--set",
+        "data.max_posts=5",
+        "--set",
+        'schedules=["-"]',
+    ]
+    assert main(argv) == 1
+    assert "umt.bert" in capsys.readouterr().err
