@@ -211,8 +211,9 @@ def _project_all(
                 Post(post.id, proj.tokens, tags, list(post.image_ids), tgt, target.name)
             )
         for it, why in missing:
-            n_lost[mapping.get(it.label, it.label)] += 1
-            report.lost.append({"post": post.id, "type": it.label, "text": it.text, "why": why})
+            typ = mapping.get(it.label, it.label)
+            n_lost[typ] += 1
+            report.lost.append({"post": post.id, "type": typ, "text": it.text, "why": why})
     report.posts_out = len(out_posts)
     types = list(dict.fromkeys([*target.types, *n_in]))
     report.entities_in = _with_total(n_in, types)
