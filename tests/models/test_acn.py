@@ -9,14 +9,8 @@ import torch
 from xmner.data.corpora import load_split
 from xmner.data.corpus import Post
 from xmner.data.tags import label_set
-from xmner.models.acn import (
-    ACN,
-    ACNConfig,
-    additive_scores,
-    build_acn,
-    masked_softmax,
-    ragged_additive_scores,
-)
+from xmner.models.acn import ACN, ACNConfig, build_acn
+from xmner.models.attention import additive_scores, masked_softmax, ragged_additive_scores
 from xmner.models.vocab import PAD, UNK, build_char_vocab, build_vocab, load_embeddings
 
 LABELS = label_set(("PER", "LOC", "ORG", "MISC"))
