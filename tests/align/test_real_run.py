@@ -44,7 +44,7 @@ def test_alignment_on_real_data_beats_chance(run):
         f"chance P@1 {chance:.4f}"
     )
     assert m["n_test_pairs"] == len(test) > 100
-    assert fit["p_at_1_csls"] >= 50 * chance
+    assert fit["p_at_1_csls"] >= 20 * chance
     # Held out, these tiny corpora give little: P@10 above chance level only.
     assert m["p_at_10_csls"] >= 10 * chance
     assert m["p_at_10_csls"] >= m["p_at_1_csls"] and 0 <= m["p_at_1_nn"] <= 1
