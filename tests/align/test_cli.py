@@ -73,3 +73,11 @@ def test_embed_train_on_cmner_file(tmp_path, data_root):
     oov, de = binary.vectors[-1], emb.vectors[emb.index("的")]
     # Built from its n-grams '<的', '的的', '的>', two of which it shares with '的'.
     assert oov @ de / (np.linalg.norm(oov) * np.linalg.norm(de)) > 0.5
+
+
+def test_align_build_from_shared_corpora_is_cached(tmp_path, data_root, capsys):
+    argv = ["align", "build", "--out", str(tmp_path / "run"), "--data", str(data_root)]
+    assert cli.main([*argv, "--split", "dev", "--dim", "16", "--epoch", "1"]) == 0
+    assert (tmp_path / "run" / "lexicon.txt").exists()
+    assert cli.main([*argv, "--split", "dev", "--dim", "16", "--epoch", "1"]) == 0
+    assert "cached in" in capsys.readouterr().out
