@@ -67,7 +67,17 @@ def test_embed_train_on_cmner_file(tmp_path, data_root):
     assert emb.dim == 16 and len(emb) > 500
     assert all(len(w) == 1 for w in emb.words[:100])  # characters
     assert np.isfinite(emb.vectors).all()
-    binary = read_bin(tmp_path / "zh.bin", extra_words=["龘"])  # not in the corpus
-    assert binary.words[:-1] == emb.words and binary.words[-1] == "龘"
+    binary = read_bin(tmp_path / "zh.bin", extra_words=["的的"])  # not a token of the corpus
+    assert binary.words[:-1] == emb.words and binary.words[-1] == "的的"
     np.testing.assert_allclose(binary.vectors[:-1], emb.vectors, rtol=1e-4, atol=1e-5)
-    assert np.abs(binary.vectors[-1]).sum() > 0  # built from its character n-grams
+    oov, de = binary.vectors[-1], emb.vectors[emb.index("的")]
+    # Built from its n-grams '<的', '的的', '的>', two of which it shares with '的'.
+    assert oov @ de / (np.linalg.norm(oov) * np.linalg.norm(de)) > 0.5
+
+
+def test_align_build_from_shared_corpora_is_cached(tmp_path, data_root, capsys):
+    argv = ["align", "build", "--out", str(tmp_path / "run"), "--data", str(data_root)]
+    assert cli.main([*argv, "--split", "dev", "--dim", "16", "--epoch", "1"]) == 0
+    assert (tmp_path / "run" / "lexicon.txt").exists()
+    assert cli.main([*argv, "--split", "dev", "--dim", "16", "--epoch", "1"]) == 0
+    assert "cached in" in capsys.readouterr().out

@@ -109,7 +109,7 @@ def test_adversarial_keeps_an_aligned_pair_aligned_and_orthogonal():
     from xmner.align.adversarial import AdversarialConfig, adversarial_mapping
 
     x = unit(torch.randn(600, 8) * torch.linspace(0.5, 2.0, 8))  # anisotropic
-    cfg = AdversarialConfig(epochs=2, steps_per_epoch=150, hidden=64, criterion_words=600)
+    cfg = AdversarialConfig(epochs=2, steps_per_epoch=60, hidden=64, criterion_words=600)
     w, crit = adversarial_mapping(x, x.clone(), cfg)
     assert torch.allclose(w @ w.T, torch.eye(8), atol=0.05)
     _, best = csls_topk(x @ w, x, k=1)

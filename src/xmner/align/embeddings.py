@@ -6,7 +6,11 @@ most frequent first (fastText and MUSE write them so). V words, D dimensions.
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +22,12 @@ import torch
 from xmner.io import atomic_open
 
 log = logging.getLogger(__name__)
+
+
+_TRAIN_SCRIPT = (
+    "import json, sys, fasttext; "
+    "fasttext.train_unsupervised(**json.loads(sys.argv[1])).save_model(sys.argv[2])"
+)
 
 
 class VecFormatError(ValueError):
@@ -213,36 +223,44 @@ def train_fasttext(
     out_bin: str | Path | None = None,
 ) -> Embeddings:
     """Train fastText skipgram on pre-tokenised texts; returns (and optionally writes) vectors."""
-    import fasttext
-
     lines = [" ".join(t for t in text if t and not t.isspace()) for text in texts]
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError("expected at least one non-empty text to train fastText on")
     with tempfile.TemporaryDirectory(prefix="xmner-fasttext-") as tmp:
-        corpus = Path(tmp) / "corpus.txt"
+        corpus, model_path = Path(tmp) / "corpus.txt", Path(tmp) / "model.bin"
         corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        model = fasttext.train_unsupervised(
-            str(corpus),
-            model="skipgram",
-            dim=config.dim,
-            epoch=config.epoch,
-            minCount=config.min_count,
-            ws=config.window,
-            lr=config.lr,
-            neg=config.neg,
-            minn=config.minn,
-            maxn=config.maxn,
-            bucket=config.bucket,
-            thread=config.threads,
-            verbose=0,
+        args = {
+            "input": str(corpus),
+            "model": "skipgram",
+            "dim": config.dim,
+            "epoch": config.epoch,
+            "minCount": config.min_count,
+            "ws": config.window,
+            "lr": config.lr,
+            "neg": config.neg,
+            "minn": config.minn,
+            "maxn": config.maxn,
+            "bucket": config.bucket,
+            "thread": config.threads,
+            "verbose": 0,
+        }
+        # fasttext-numpy2-wheel 0.9.2 can hit NaN when training in a process whose heap is
+        # already in use (seen with data loaded); a fresh interpreter trains reliably.
+        proc = subprocess.run(
+            [sys.executable, "-c", _TRAIN_SCRIPT, json.dumps(args), str(model_path)],
+            capture_output=True,
+            text=True,
         )
+        if proc.returncode != 0:
+            raise RuntimeError(f"fastText training failed: {proc.stderr.strip()[-500:]}")
+        model = load_fasttext(model_path)
+        if out_bin is not None:
+            Path(out_bin).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(model_path, out_bin)
     words = [w for w in model.get_words() if w != "</s>"]
     emb = Embeddings(words, np.stack([model.get_word_vector(w) for w in words]))
     log.info("fastText: %d texts -> %d words x %d", len(lines), len(emb), emb.dim)
     if out_vec is not None:
         write_vec(out_vec, emb)
-    if out_bin is not None:
-        Path(out_bin).parent.mkdir(parents=True, exist_ok=True)
-        model.save_model(str(out_bin))
     return emb
