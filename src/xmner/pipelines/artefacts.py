@@ -82,7 +82,7 @@ def acn_vectors(
     onto the Chinese space (CC-CEDICT seed + refinement); mode ``vec`` reads the given aligned
     ``.vec`` files (e.g. MUSE's wiki.multi.*.vec). Tokens without a vector get U(-0.25, 0.25).
     """
-    from xmner.align.embeddings import read_vec
+    from xmner.align.embeddings import Embeddings, read_vec
     from xmner.align.export import export_acn_embeddings
     from xmner.align.space import AlignConfig, build_aligned_space
 
@@ -105,10 +105,20 @@ def acn_vectors(
         if not (e.en_vec and e.zh_vec):
             raise ValueError("embed.mode 'vec' needs embed.en_vec and embed.zh_vec (aligned)")
         spaces = [read_vec(e.zh_vec, max_words=e.max_vocab), read_vec(e.en_vec, max_words=e.max_vocab)]
+    # Aligned vectors have unit length; the paper's OOV vectors are U(-0.25, 0.25) with norm
+    # about 0.25 * sqrt(dim / 3). Scale the aligned ones to that norm so both live alike.
+    norm = 0.25 * (spaces[0].dim / 3) ** 0.5
+    spaces = [Embeddings(s.words, _unit(s.vectors) * norm) for s in spaces]
     export = export_acn_embeddings(tokens, spaces, out_dir)
     write_json(out_dir / "export.json", asdict(export) | {"vocab_path": str(vocab),
                                                            "matrix_path": str(matrix)})
     return vocab, matrix, metrics if metrics.exists() else None
+
+
+def _unit(x):
+    import numpy as np
+
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
 
 
 def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2000):
