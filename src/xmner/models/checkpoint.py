@@ -48,7 +48,7 @@ class Kind:
 # plain values and the classmethod ``rebuild(config, init) -> model``.
 KINDS: dict[str, Kind] = {
     "acn": Kind("xmner.models.acn", "ACNConfig", "ACN"),
-    # "umt": Kind("xmner.models.umt", "UMTConfig", "UMT"),  # added with UMT
+    "umt": Kind("xmner.models.umt", "UMTConfig", "UMT"),
 }
 
 

@@ -266,6 +266,17 @@ class UMT(nn.Module):
             for module in [self.bert.embeddings, *layers[:n]]:
                 module.requires_grad_(False)
 
+    def init_state(self) -> dict[str, Any]:
+        """Labels and tokenizer files: with the config, what rebuilds this model (checkpoints)."""
+        tok = tokenizer_state(self.tokenizer) if self.tokenizer is not None else None
+        return {"labels": self.labels, "tokenizer": tok}
+
+    @classmethod
+    def rebuild(cls, config: UMTConfig, init: Mapping[str, Any]) -> UMT:
+        """An untrained UMT shaped by ``config`` (its recorded ``bert_config``: no hub access)."""
+        tok = tokenizer_from_state(init["tokenizer"]) if init.get("tokenizer") else None
+        return cls(config, list(init["labels"]), tok)
+
     def collator(self) -> UMTCollator:
         """The collator matching this model's labels, tokenizer and image settings."""
         if self.tokenizer is None:

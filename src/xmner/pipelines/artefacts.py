@@ -104,7 +104,7 @@ def acn_vectors(
     else:
         if not (e.en_vec and e.zh_vec):
             raise ValueError("embed.mode 'vec' needs embed.en_vec and embed.zh_vec (aligned)")
-        spaces = [read_vec(e.zh_vec, max_words=e.max_vocab), read_vec(e.en_vec, max_words=e.max_vocab)]
+        spaces = [read_vec(path, max_words=e.max_vocab) for path in (e.zh_vec, e.en_vec)]
     # Aligned vectors have unit length; the paper's OOV vectors are U(-0.25, 0.25) with norm
     # about 0.25 * sqrt(dim / 3). Scale the aligned ones to that norm so both live alike.
     norm = 0.25 * (spaces[0].dim / 3) ** 0.5

@@ -43,7 +43,7 @@ class EmbedSection:
     zh_vec: str | None = None  # aligned Chinese .vec
     dim: int = 300
     epochs: int = 10
-    identical: bool = True  # mode train: add identical strings (digits, symbols) to the CC-CEDICT seed
+    identical: bool = True  # mode train: add identical strings (digits, symbols) to the seed
     refinement: int = 5  # Procrustes refinement iterations
     max_vocab: int = 200000
 
@@ -56,7 +56,7 @@ class ModelSection:
     backbone: str = "resnet152"  # image regions: resnet152 | vgg16 (torchvision) | dir / hub id
     bert: str | None = None  # UMT: hub id or local dir of a (multilingual) BERT
     bert_config: dict = field(default_factory=dict)  # UMT in tests: a random BERT of this shape
-    train: StageConfig = field(default_factory=StageConfig)  # schedule "-": target only, from scratch
+    train: StageConfig = field(default_factory=StageConfig)  # "-": target only, from scratch
     pretrain: StageConfig = field(default_factory=StageConfig)  # on source/translated data
     finetune: StageConfig = field(default_factory=StageConfig)  # on the target, after pretraining
 
