@@ -466,20 +466,28 @@ def load_tokenizer(name_or_path: str | Path) -> Any:
     return AutoTokenizer.from_pretrained(str(name_or_path))
 
 
-def tokenizer_state(tokenizer: Any) -> dict[str, str]:
-    """The tokenizer's saved files as {file name: text}, for a ``weights_only`` checkpoint."""
+def tokenizer_state(tokenizer: Any) -> dict[str, str | bytes]:
+    """The tokenizer's saved files as {file name: text (or bytes)}, for a ``weights_only`` load."""
+    state: dict[str, str | bytes] = {}
     with tempfile.TemporaryDirectory() as d:
         tokenizer.save_pretrained(d)
-        return {p.name: p.read_text(encoding="utf-8") for p in sorted(Path(d).iterdir())}
+        for p in sorted(Path(d).iterdir()):
+            data = p.read_bytes()
+            try:
+                state[p.name] = data.decode("utf-8")
+            except UnicodeDecodeError:  # e.g. a sentencepiece model
+                state[p.name] = data
+    return state
 
 
-def tokenizer_from_state(state: Mapping[str, str]) -> Any:
+def tokenizer_from_state(state: Mapping[str, str | bytes]) -> Any:
     """Rebuild a tokenizer from ``tokenizer_state``'s output."""
     with tempfile.TemporaryDirectory() as d:
-        for name, text in state.items():
+        for name, data in state.items():
             if "/" in name or "\\" in name or name.startswith("."):
                 raise ValueError(f"bad tokenizer file name {name!r} in checkpoint")
-            (Path(d) / name).write_text(text, encoding="utf-8")
+            blob = data.encode("utf-8") if isinstance(data, str) else data
+            (Path(d) / name).write_bytes(blob)
         return load_tokenizer(d)
 
 
