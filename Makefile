@@ -19,9 +19,9 @@ setup: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
+# Tables 3 and 4, offline: both directions, ACN, full corpora, one seed (runs/report/).
 reproduce: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/xmner stats --corpus cmner
-	HF_HUB_OFFLINE=1 $(BIN)/xmner stats --corpus twitter2015
+	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/xmner reproduce --preset offline
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
