@@ -20,6 +20,7 @@ from xmner.data.corpus import Post
 from xmner.data.tags import label_set, unify_types
 from xmner.models import checkpoint
 from xmner.models.acn import ACNConfig, build_acn
+from xmner.models.umt import UMT, UMTConfig
 
 LABELS = label_set(("PER", "LOC", "ORG", "MISC"))
 
@@ -46,9 +47,49 @@ def _tiny_acn(posts: list[Post], labels: list[str], use_images: bool) -> ModelCa
     return ModelCase(model, model.collator(), list(zip(posts, regions, strict=True)), lr=2e-2)
 
 
+def _wordpiece(posts: list[Post]):
+    """A BERT tokenizer over the posts' characters plus ``##`` pieces, so words split."""
+    from transformers import BertTokenizer
+
+    chars = sorted({c for p in posts for t in p.tokens for c in t if not c.isspace()})
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    pieces = [f"##{c}" for c in chars if c.isascii() and c.isalnum()]
+    vocab = list(dict.fromkeys(specials + chars + pieces))
+    return BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
+
+
+def _tiny_umt(posts: list[Post], labels: list[str], use_images: bool) -> ModelCase:
+    tokenizer = _wordpiece(posts)
+    bert = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 37,
+        "max_position_embeddings": 128,
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+    }
+    config = UMTConfig(
+        bert_config=bert,
+        use_images=use_images,
+        region_dim=16,
+        regions=4,
+        max_len=96,
+        freeze_bottom_layers=1,
+    )
+    model = UMT(config, labels, tokenizer)
+    gen = torch.Generator().manual_seed(1)
+    regions = [torch.randn(4, 16, generator=gen) if use_images else None for _ in posts]
+    regions[-1] = None  # a post whose image is missing
+    return ModelCase(model, model.collator(), list(zip(posts, regions, strict=True)), lr=2e-3)
+
+
 FACTORIES: list[Any] = [
     pytest.param(lambda posts, labels: _tiny_acn(posts, labels, False), id="acn-text"),
     pytest.param(lambda posts, labels: _tiny_acn(posts, labels, True), id="acn-images"),
+    pytest.param(lambda posts, labels: _tiny_umt(posts, labels, False), id="umt-text"),
+    pytest.param(lambda posts, labels: _tiny_umt(posts, labels, True), id="umt-images"),
 ]
 
 

@@ -335,6 +335,10 @@ class UMT(nn.Module):
         aux = out["aux_emissions"].gather(1, idx[..., None].expand(-1, -1, len(SPAN_LABELS)))
         return em, aux, b  # (B, W, L), (B, W, A)
 
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Main emissions gathered at each word's first sub-word (B, W, L), as the CRF sees them."""
+        return self._word_scores(batch)[0]
+
     def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Main CRF NLL + beta * span CRF NLL, each averaged over the batch."""
         em, aux, b = self._word_scores(batch)
