@@ -77,10 +77,57 @@ def acn_images(args: argparse.Namespace) -> Setup:
     return _acn(args, use_images=True)
 
 
-# UMT (BERT-base-shaped random encoder at 256 sub-words) is added here as one more function.
+# A BERT-base-shaped encoder (bert-base-chinese's sizes) with random weights.
+BERT_BASE = {
+    "vocab_size": 21128,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 512,
+}
+
+
+def _char_tokenizer(posts: list[Post]):
+    """One sub-word per Chinese character, as bert-base-chinese tokenises CMNER."""
+    from transformers import BertTokenizer
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = sorted({c.lower() for p in posts for t in p.tokens for c in t if not c.isspace()})
+    vocab = list(dict.fromkeys(specials + chars))[: BERT_BASE["vocab_size"]]
+    return BertTokenizer(vocab={t: i for i, t in enumerate(vocab)})
+
+
+def _umt(args: argparse.Namespace, use_images: bool) -> Setup:
+    from xmner.models.umt import UMT, UMTConfig
+
+    train, posts = _posts(args.umt_posts)
+    config = UMTConfig(bert_config=BERT_BASE, use_images=use_images, max_len=256,
+                       freeze_bottom_layers=3)
+    model = UMT(config, LABELS, _char_tokenizer(train))
+    regions = [torch.randn(49, 2048) if use_images else None for _ in posts]
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-5)
+    note = "BERT-base-shaped random encoder, 256 sub-words, bottom 3 layers frozen"
+    if use_images:
+        note += ", 49 x 2048 regions"
+    return Setup(model, optimizer, model.collator(), list(zip(posts, regions, strict=True)), note)
+
+
+def umt_text(args: argparse.Namespace) -> Setup:
+    """UMT without images (BERT + span branch + CRFs)."""
+    return _umt(args, use_images=False)
+
+
+def umt_images(args: argparse.Namespace) -> Setup:
+    """UMT with cached ResNet-152-shaped region features."""
+    return _umt(args, use_images=True)
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], Setup]] = {
     "acn_text": acn_text,
     "acn_images": acn_images,
+    "umt_text": umt_text,
+    "umt_images": umt_images,
 }
 
 
@@ -130,7 +177,8 @@ def run_section(name: str, args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sections", nargs="*", help=f"some of {list(SECTIONS)} (default: all)")
-    parser.add_argument("--posts", type=int, default=320, help="timed posts per section")
+    parser.add_argument("--posts", type=int, default=320, help="timed posts per ACN section")
+    parser.add_argument("--umt-posts", type=int, default=48, help="timed posts per UMT section")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--batching", choices=("random", "sorted"), default="random",
@@ -148,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.sections:
         cmd = [sys.executable, __file__, name, "--child", f"--posts={args.posts}",
-               f"--threads={args.threads}", f"--batching={args.batching}"]  # fmt: skip
+               f"--umt-posts={args.umt_posts}", f"--threads={args.threads}",
+               f"--batching={args.batching}"]  # fmt: skip
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print(f"{name}: {results[-1]}", file=sys.stderr)
