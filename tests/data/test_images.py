@@ -19,14 +19,6 @@ from xmner.data.images import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(_seeds_and_threads):
-    """A tiny backbone gain nothing from a second thread, and on a shared, busy
-    machine two OpenMP threads made each step about 25 times slower than one."""
-    torch.set_num_threads(1)
-    yield
-
-
 def tiny_resnet(seed: int = 0):
     from transformers import ResNetConfig
 

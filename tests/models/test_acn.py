@@ -242,12 +242,3 @@ def test_config_checks_and_round_trips():
         ACNConfig(hidden=7)
     cfg = tiny(char_kernels=[2, 3])
     assert cfg.char_kernels == (2, 3) and ACNConfig(**cfg.to_dict()) == cfg
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and a busy CI machine makes them pay for each."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -77,12 +77,3 @@ def test_bad_files_give_clear_errors(tmp_path):
 def test_unknown_model_class_is_refused(tmp_path):
     with pytest.raises(ValueError, match="cannot checkpoint a Linear"):
         checkpoint.save(tmp_path / "x.pt", torch.nn.Linear(2, 2))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and a busy CI machine makes them pay for each."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

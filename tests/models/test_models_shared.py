@@ -161,12 +161,3 @@ def test_save_load_gives_identical_predictions(factory, posts, tmp_path):
         assert torch.equal(loaded(batch), case.model(batch))
     assert loaded.decode(batch) == case.model.decode(batch)
     assert checkpoint.open_checkpoint(path).extra == {"epoch": 5}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and a busy CI machine makes them pay for each."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -31,14 +31,6 @@ TINY_BERT = {
 LABELS = label_set(("PER", "LOC", "ORG", "MISC"))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(_seeds_and_threads):
-    """Tiny models gain nothing from a second thread, and on a shared, busy
-    machine two OpenMP threads made each step about 25 times slower than one."""
-    torch.set_num_threads(1)
-    yield
-
-
 def tiny_config(**kw) -> UMTConfig:
     base = dict(bert_config=TINY_BERT, region_dim=16, freeze_bottom_layers=0, max_len=64)
     return UMTConfig(**{**base, **kw})
