@@ -141,3 +141,33 @@ def test_umt_without_weights_is_a_clear_error(tmp_path, data_root, capsys):
     ]
     assert main(argv) == 1
     assert "umt.bert" in capsys.readouterr().err
+
+
+def test_images_flow_from_files_to_both_models(tmp_path, data_root):
+    """CMNER's 6 example posts with their 25 real images, a tiny random ResNet, --images all."""
+    import shutil
+
+    data = tmp_path / "data"
+    (data / "cmner").mkdir(parents=True)
+    for split in ("train.txt", "dev.txt", "test.txt"):
+        shutil.copy(data_root / "cmner" / "example_text.txt", data / "cmner" / split)
+    shutil.copytree(data_root / "twitter2015", data / "twitter2015")
+    resnet = (
+        '{embedding_size=8, hidden_sizes=[8, 8, 8, 16], depths=[1, 1, 1, 1], layer_type="basic"}'
+    )
+    cfg = load_experiment("smoke", [
+        f'out="{tmp_path / "runs"}"', f'data.data_dir="{data}"', 'directions=["en2zh"]',
+        'models=["acn", "umt"]', 'schedules=["-"]', 'data.images="all"',
+        f'data.image_dirs={{cmner="{data_root / "cmner" / "example_images"}"}}',
+        f"data.backbone_config={resnet}", "acn.config.region_dim=16",
+        'umt.config={freeze_bottom_layers=3, max_len=256, region_dim=16}',
+    ])  # fmt: skip
+    results, ctx = experiment.run_experiment(cfg)
+    assert [r["use_images"] for r in results] == [True, True]
+    cmner_test = ctx.corpora["cmner", "test"]
+    feats = [ctx.features["acn", p.corpus, p.id] for p in cmner_test]
+    assert all(f is not None and tuple(f.shape) == (49, 16) for f in feats)  # every post has images
+    assert len({float(f.sum()) for f in feats}) == len(feats)  # each its own average
+    cached = list((tmp_path / "runs" / "cache" / "images").rglob("*.pt"))
+    assert len(cached) == 25  # one feature file per real image, computed once
+    assert all(0.0 <= r["f1"] <= 1.0 for r in results)

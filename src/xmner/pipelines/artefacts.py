@@ -7,6 +7,8 @@ reused by every run that needs them.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -146,16 +148,26 @@ def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2
 
 
 def _extractor(cfg: ExperimentConfig, section: ModelSection):
+    if cfg.data.backbone_config:
+        return _load_extractor(json.dumps(cfg.data.backbone_config, sort_keys=True), True)
+    return _load_extractor(section.backbone, False)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_extractor(spec: str, random_config: bool):
+    """A backbone, loaded once per process: a hub id / dir / vgg16, or a random ResNet config."""
+    import torch
+
     from xmner.data import images
 
-    if cfg.data.backbone_config:
+    if random_config:
         from transformers import ResNetConfig
 
-        return images.resnet_extractor(ResNetConfig(**cfg.data.backbone_config))
-    if section.backbone == "vgg16":
+        torch.manual_seed(0)  # the same random weights, hence the same feature cache, every time
+        return images.resnet_extractor(ResNetConfig(**json.loads(spec)))
+    if spec == "vgg16":
         return images.vgg16_extractor()
-    name = "microsoft/resnet-152" if section.backbone == "resnet152" else section.backbone
-    return images.resnet_extractor(name)
+    return images.resnet_extractor("microsoft/resnet-152" if spec == "resnet152" else spec)
 
 
 def region_features(
