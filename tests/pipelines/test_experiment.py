@@ -171,3 +171,12 @@ def test_images_flow_from_files_to_both_models(tmp_path, data_root):
     cached = list((tmp_path / "runs" / "cache" / "images").rglob("*.pt"))
     assert len(cached) == 25  # one feature file per real image, computed once
     assert all(0.0 <= r["f1"] <= 1.0 for r in results)
+
+
+def test_rerun_with_other_settings_is_refused(tmp_path, data_root):
+    overrides = ['directions=["en2zh"]', 'schedules=["-", "SRC"]', "data.max_posts=8"]
+    experiment.run_experiment(_smoke(tmp_path, data_root, *overrides))
+    # the fine-tuning settings do not concern "-", only SRC
+    cfg = _smoke(tmp_path, data_root, *overrides, "acn.finetune.lr=0.5")
+    with pytest.raises(ValueError, match=r"SRC/seed1 holds a run made with other settings"):
+        experiment.run_experiment(cfg)

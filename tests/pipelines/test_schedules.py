@@ -35,7 +35,8 @@ def test_offline_preset_is_acn_lexicon_trained_vectors_text_only():
     assert cfg.models == ["acn"] and cfg.directions == ["en2zh", "zh2en"]
     assert (cfg.translate.engine, cfg.embed.mode, cfg.data.images) == ("lexicon", "train", "none")
     assert cfg.data.max_posts == 0  # full corpora
-    assert cfg.acn.finetune.lr == 1e-4 and cfg.acn.pretrain.lr == 1e-3
+    assert cfg.acn.train.lr == cfg.acn.finetune.lr == cfg.acn.pretrain.lr == 1e-3
+    assert load_experiment("paper").acn.finetune.lr == 1e-4
     assert cfg.umt.config["freeze_bottom_layers"] == 3
 
 

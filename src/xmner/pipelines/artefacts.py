@@ -112,8 +112,10 @@ def acn_vectors(
     norm = 0.25 * (spaces[0].dim / 3) ** 0.5
     spaces = [Embeddings(s.words, _unit(s.vectors) * norm) for s in spaces]
     export = export_acn_embeddings(tokens, spaces, out_dir)
-    write_json(out_dir / "export.json", asdict(export) | {"vocab_path": str(vocab),
-                                                           "matrix_path": str(matrix)})
+    write_json(
+        out_dir / "export.json",
+        asdict(export) | {"vocab_path": str(vocab), "matrix_path": str(matrix)},
+    )
     return vocab, matrix, metrics if metrics.exists() else None
 
 

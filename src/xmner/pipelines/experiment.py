@@ -22,7 +22,7 @@ from xmner.data.corpora import SPLITS, get_spec, load_split
 from xmner.data.corpus import Post, write_corpus
 from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
 from xmner.eval.metrics import MODE, score
-from xmner.io import write_json
+from xmner.io import content_hash, write_json
 from xmner.pipelines import artefacts
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
@@ -109,8 +109,12 @@ def prepare_acn(ctx: Context) -> None:
     t0 = time.perf_counter()
     posts = _all_posts(ctx)
     if ctx.cfg.embed.mode == "random":  # no pretrained vectors: uniform [-0.25, 0.25], trained
-        ctx.resources["acn"] = {"words": build_vocab(posts), "embeddings": None,
-                                "chars": build_char_vocab(posts), "alignment_metrics": None}
+        ctx.resources["acn"] = {
+            "words": build_vocab(posts),
+            "embeddings": None,
+            "chars": build_char_vocab(posts),
+            "alignment_metrics": None,
+        }
         return
     texts = {
         "en": [p.tokens for p in posts if p.lang == "en"],
@@ -215,28 +219,51 @@ def _frozen(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p for n, p in model.named_parameters() if not p.requires_grad}
 
 
+def cell_key(cfg: ExperimentConfig, model: str, schedule: str, use_images: bool) -> str:
+    """A hash of the settings a cell's result depends on (its stages, data, artefacts)."""
+    section = asdict(getattr(cfg, model))
+    stages = ("pretrain", "finetune") if schedule != "-" else ("train",)
+    for stage in ("train", "pretrain", "finetune"):
+        if stage not in stages:
+            del section[stage]
+    data = {k: v for k, v in asdict(cfg.data).items() if k != "data_dir"}
+    return content_hash(
+        section,
+        data,
+        asdict(cfg.translate),
+        asdict(cfg.embed),
+        cfg.pretrain_select if schedule != "-" else None,
+        use_images,
+    )
+
+
 def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p for n, p in model.named_parameters() if p.requires_grad}
 
 
 def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed: int) -> dict:
     """Train, select and test one cell; returns (and writes) its results."""
+    from xmner.io import read_json
     from xmner.models import checkpoint
 
     cfg, d, p = ctx.cfg, DIRECTIONS[direction], plan(direction, schedule)
     run_dir = ctx.out / direction / model_name / schedule_dirname(schedule) / f"seed{seed}"
+    section = getattr(cfg, model_name)
+    use_images = cfg.data.images != "none" and bool(cfg.data.image_dirs)
+    key = cell_key(cfg, model_name, schedule, use_images)
+    if (run_dir / "config.json").exists() and read_json(run_dir / "config.json").get("key") != key:
+        raise ValueError(
+            f"{run_dir} holds a run made with other settings; to keep it, use another --out, "
+            "else delete that directory"
+        )
     results_path = run_dir / "results.json"
     if results_path.exists():
-        from xmner.io import read_json
-
         return read_json(results_path)
     t0 = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
-    section = getattr(cfg, model_name)
-    use_images = cfg.data.images != "none" and bool(cfg.data.image_dirs)
     write_json(run_dir / "config.json", {
         "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
-        "use_images": use_images, "experiment": asdict(cfg),
+        "use_images": use_images, "key": key, "experiment": asdict(cfg),
     })  # fmt: skip
     torch.manual_seed(seed)
     model = build_model(ctx, model_name, use_images)
