@@ -102,8 +102,9 @@ def _umt(args: argparse.Namespace, use_images: bool) -> Setup:
     from xmner.models.umt import UMT, UMTConfig
 
     train, posts = _posts(args.umt_posts)
-    config = UMTConfig(bert_config=BERT_BASE, use_images=use_images, max_len=256,
-                       freeze_bottom_layers=3)
+    config = UMTConfig(
+        bert_config=BERT_BASE, use_images=use_images, max_len=256, freeze_bottom_layers=3
+    )
     model = UMT(config, LABELS, _char_tokenizer(train))
     regions = [torch.randn(49, 2048) if use_images else None for _ in posts]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-5)
