@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xmner.data.tags import RepairReport, TagProblem, label_set, orphan_positions, split_tag
+from xmner.data.tags import RepairReport, TagProblem, label_set, repair_tags, split_tag
 from xmner.io import atomic_open
 
 log = logging.getLogger(__name__)
@@ -140,14 +140,11 @@ def _repair(
 ) -> None:
     found = RepairReport()
     for post, lines in zip(posts, lines_of):
-        for i in orphan_positions(post.tags):
-            old = post.tags[i]
-            post.tags[i] = "B-" + old[2:]
-            found.problems.append(
-                TagProblem(
-                    str(path), lines[i], post.id, f"{old} continues no entity: now {post.tags[i]}"
-                )
-            )
+        fixed, positions = repair_tags(post.tags)
+        for i in positions:
+            message = f"{post.tags[i]} continues no entity: now {fixed[i]}"
+            found.problems.append(TagProblem(str(path), lines[i], post.id, message))
+        post.tags = fixed
     found.repaired = len(found.problems)
     if report is not None:
         report.repaired += found.repaired

@@ -16,7 +16,7 @@ from pathlib import Path
 from xmner.data.corpora import get_spec
 from xmner.data.corpus import Post, read_corpus, write_corpus
 from xmner.data.tags import unify_types
-from xmner.io import content_hash, read_json, write_json
+from xmner.io import content_hash, write_json
 from xmner.pipelines.config import ExperimentConfig, ModelSection
 from xmner.pipelines.schedules import Direction
 
@@ -198,10 +198,3 @@ def region_features(
         for i, r in zip(idx, regions, strict=True):
             out[i] = r.regions if r.has_image else None
     return out
-
-
-def stage_report(path: Path) -> dict:
-    """A translation report's headline numbers (for the run's results)."""
-    report = read_json(path)
-    keys = ("posts", "posts_out", "entities_in", "entities_projected", "placeholders_lost")
-    return {k: report.get(k) for k in keys} | {"path": str(path)}
