@@ -53,7 +53,7 @@ def test_all_schedules_both_directions(model, tmp_path, data_root):
         assert 0.0 <= r["f1"] <= 1.0
         run_dir = tmp_path / d / model / ("target-only" if s == "-" else s) / "seed1"
         preds = read_corpus(run_dir / "predictions.txt")
-        gold = read_corpus(r["gold_test"])
+        gold = read_corpus(tmp_path / r["gold_test"])
         assert [p.tokens for p in preds] == [g.tokens for g in gold]
         names = {t[2:] for p in preds for t in p.tags if t != "O"}
         assert "MISC" not in names if TARGET[d] == "twitter2015" else "OTHER" not in names
@@ -163,14 +163,28 @@ def test_images_flow_from_files_to_both_models(tmp_path, data_root):
         'umt.config={freeze_bottom_layers=3, max_len=256, region_dim=16}',
     ])  # fmt: skip
     results, ctx = experiment.run_experiment(cfg)
-    assert [r["use_images"] for r in results] == [True, True]
+    main_cells = [r for r in results if r["table"] == "main"]
+    assert [r["images"] for r in main_cells] == ["all", "all"]
     cmner_test = ctx.corpora["cmner", "test"]
-    feats = [ctx.features["acn", p.corpus, p.id] for p in cmner_test]
+    feats = [ctx.features["acn", "all", p.corpus, p.id] for p in cmner_test]
     assert all(f is not None and tuple(f.shape) == (49, 16) for f in feats)  # every post has images
     assert len({float(f.sum()) for f in feats}) == len(feats)  # each its own average
+    one = [ctx.features["acn", "one", p.corpus, p.id] for p in cmner_test]
+    # "one" takes a single image: it differs from the average wherever a post has several
+    images_dir = data_root / "cmner" / "example_images"
+    several = [len(list(images_dir.glob(f"{p.id}_*"))) > 1 for p in cmner_test]
+    assert any(several) and not all(several)
+    assert [not bool((a == b).all()) for a, b in zip(feats, one)] == several
     cached = list((tmp_path / "runs" / "cache" / "images").rglob("*.pt"))
     assert len(cached) == 25  # one feature file per real image, computed once
     assert all(0.0 <= r["f1"] <= 1.0 for r in results)
+    # Table 2: CMNER target-only for each model and image mode, in its own run directories
+    table2 = {(r["model"], r["images"]) for r in results if r["table"] == "table2"}
+    assert table2 == {(m, i) for m in ("acn", "umt") for i in ("none", "one", "all")}
+    runs = tmp_path / "runs"
+    for model, images in table2:
+        config = json.loads((runs / "table2" / model / images / "seed1" / "config.json").read_text())
+        assert config["images"] == images and config["schedule"] == "-"
 
 
 def test_rerun_with_other_settings_is_refused(tmp_path, data_root):
@@ -180,3 +194,69 @@ def test_rerun_with_other_settings_is_refused(tmp_path, data_root):
     cfg = _smoke(tmp_path, data_root, *overrides, "acn.finetune.lr=0.5")
     with pytest.raises(ValueError, match=r"SRC/seed1 holds a run made with other settings"):
         experiment.run_experiment(cfg)
+
+
+def test_embeddings_and_vocabularies_never_see_dev_or_test_text(tmp_path, data_root, monkeypatch):
+    from xmner.align import space
+
+    seen = {}
+    real = space.build_aligned_space
+
+    def spy(en_texts, zh_texts, *args, **kwargs):
+        seen["en"], seen["zh"] = en_texts, zh_texts
+        return real(en_texts, zh_texts, *args, **kwargs)
+
+    monkeypatch.setattr(space, "build_aligned_space", spy)
+    cfg = _smoke(tmp_path, data_root, "data.max_posts=30", 'schedules=["-", "TGT"]')
+    ctx = experiment.prepare(cfg)
+    trained = {tuple(t) for lang in ("en", "zh") for t in seen[lang]}
+    for (corpus, split), posts in ctx.corpora.items():
+        if ":" in split:
+            continue
+        texts = {tuple(p.tokens) for p in posts}
+        if split == "train":
+            assert texts <= trained  # every training post is learnt from ...
+        else:
+            assert not texts & trained, f"{corpus}:{split} text reached fastText"
+    for posts in ctx.translations.values():  # ... and so is every translated one
+        assert {tuple(p.tokens) for p in posts} <= trained
+    train_chars = {ch for (c, s), ps in ctx.corpora.items() if s == "train" for p in ps
+                   for t in p.tokens for ch in t}  # fmt: skip
+    train_chars |= {ch for ps in ctx.translations.values() for p in ps for t in p.tokens for ch in t}
+    assert set(ctx.resources["acn"]["chars"][2:]) <= train_chars
+
+
+def test_parallel_workers_give_the_results_of_one_process(tmp_path, data_root):
+    overrides = ['directions=["en2zh"]', 'schedules=["-", "SRC"]', "data.max_posts=12"]
+    serial, _ = experiment.run_experiment(_smoke(tmp_path / "one", data_root, *overrides))
+    cfg = _smoke(tmp_path / "two", data_root, *overrides, "jobs=2")
+    parallel, ctx = experiment.run_experiment(cfg)
+    strip = ("seconds", "path", "stages")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in parallel] == [
+        {k: v for k, v in r.items() if k not in strip} for r in serial
+    ]
+    assert [s["best_dev_f1"] for r in parallel for s in r["stages"]] == [
+        s["best_dev_f1"] for r in serial for s in r["stages"]
+    ]
+    assert {t.step for t in ctx.timings} >= {"cell en2zh/acn/- seed 1", "cell en2zh/acn/SRC seed 1"}
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        (["--seeds", "1", "1"], "seeds: expected distinct seeds"),
+        (["--jobs", "0"], "expected a number of processes >= 1"),
+        (["--images", "all"], "needs data.image_dirs"),
+    ],
+)
+def test_bad_reproduce_options_are_one_line_errors(tmp_path, data_root, capsys, flag, message):
+    argv = ["reproduce", "--preset", "smoke", "--out", str(tmp_path), "--data-dir", str(data_root)]
+    if flag[0] == "--jobs":  # argparse rejects it before anything runs
+        with pytest.raises(SystemExit) as exc:
+            main(argv + flag)
+        assert exc.value.code == 2
+    else:
+        assert main(argv + flag) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert flag[0] == "--jobs" or len(err.strip().splitlines()) == 1

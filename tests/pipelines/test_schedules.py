@@ -25,7 +25,8 @@ def test_each_schedule_reads_the_right_corpora():
 
 @pytest.mark.parametrize("preset", ["offline", "paper", "smoke"])
 def test_presets_load(preset):
-    cfg = load_experiment(preset)
+    images = ['data.image_dirs={cmner="/data/cmner"}'] if preset == "paper" else []
+    cfg = load_experiment(preset, images)
     assert cfg.preset == preset
     assert cfg.schedules == ["-", "SRC", "TGT", "SRC&TGT"]
 
@@ -36,7 +37,8 @@ def test_offline_preset_is_acn_lexicon_trained_vectors_text_only():
     assert (cfg.translate.engine, cfg.embed.mode, cfg.data.images) == ("lexicon", "train", "none")
     assert cfg.data.max_posts == 0  # full corpora
     assert cfg.acn.train.lr == cfg.acn.finetune.lr == cfg.acn.pretrain.lr == 1e-3
-    assert load_experiment("paper").acn.finetune.lr == 1e-4
+    paper = load_experiment("paper", ['data.image_dirs={cmner="/data/cmner"}'])
+    assert paper.acn.finetune.lr == 1e-4
     assert cfg.umt.config["freeze_bottom_layers"] == 3
 
 

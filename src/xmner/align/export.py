@@ -45,16 +45,25 @@ def export_acn_embeddings(
     scale: float = 0.25,
     seed: int = 1,
     lowercase_fallback: bool = True,
+    optional: Iterable[str] = (),
 ) -> AcnExport:
     """Write the ACN matrix for ``tokens`` (deduplicated, order kept) from aligned ``spaces``.
 
     A token takes its vector from the first space that holds it (as is, else lower-cased);
     tokens found nowhere, and ``<unk>``, get U(-scale, scale) vectors from ``seed``.
+    ``optional`` tokens (words seen only outside training) get a row only if a space holds
+    them: a random row no training step ever saw would be noise, ``<unk>`` is learnt.
     """
     if not spaces or len({s.dim for s in spaces}) != 1:
         raise ValueError(f"expected spaces of one dimension, got {[s.dim for s in spaces]}")
     dim = spaces[0].dim
-    vocab = [PAD, UNK] + [t for t in dict.fromkeys(tokens) if t not in (PAD, UNK) and t]
+    tokens = list(dict.fromkeys(tokens))
+    known = set(tokens)
+    tokens += [
+        t for t in dict.fromkeys(optional)
+        if t not in known and _lookup(t, spaces, lowercase_fallback)[0] is not None
+    ]  # fmt: skip
+    vocab = [PAD, UNK] + [t for t in tokens if t not in (PAD, UNK) and t]
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-scale, scale, size=(len(vocab), dim)).astype(np.float32)
     matrix[0] = 0.0

@@ -36,6 +36,7 @@ from xmner.models.vocab import (
     build_vocab,
     check_vocab,
     load_embeddings,
+    token_bigrams,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class ACNConfig:
     """ACN sizes and training defaults (the paper's, with 300-d embeddings for CMNER)."""
 
     word_dim: int = 300
+    bigram_dim: int = 0  # > 0: add a trained embedding of each token joined to the next
+    word_dropout: float = 0.0  # training only: share of words read as <unk> (teaches <unk>)
     use_chars: bool = True
     char_dim: int = 30
     char_filters: int = 32
@@ -70,8 +73,9 @@ class ACNConfig:
         for name in ("word_dim", "hidden", "max_len", "regions", "region_dim", "max_word_chars"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable values."""
@@ -174,10 +178,15 @@ class ACN(nn.Module):
         words: list[str],
         chars: list[str],
         embeddings: torch.Tensor | None = None,
+        bigrams: list[str] | None = None,
     ):
         super().__init__()
         check_vocab(words, "word vocabulary")
         check_vocab(chars, "character vocabulary")
+        if bool(config.bigram_dim) != (bigrams is not None):
+            raise ValueError("give a bigram vocabulary exactly when config.bigram_dim > 0")
+        if bigrams is not None:
+            check_vocab(bigrams, "bigram vocabulary")
         if len(set(labels)) != len(labels) or not labels:
             raise ValueError(f"labels must be unique and non-empty, got {labels}")
         self.config, self.labels, self.words, self.chars = config, list(labels), words, chars
@@ -195,8 +204,17 @@ class ACN(nn.Module):
                     )
                 self.word_emb.weight.copy_(embeddings)
         self.word_emb.weight.requires_grad_(not (self.pretrained and config.freeze_embeddings))
+        self.bigrams = bigrams
+        self.bigram_emb = None
+        if bigrams is not None:
+            self.bigram_emb = nn.Embedding(len(bigrams), config.bigram_dim, padding_idx=PAD_ID)
+            with torch.no_grad():
+                nn.init.uniform_(self.bigram_emb.weight, -0.25, 0.25)
+                self.bigram_emb.weight[PAD_ID].zero_()
         self.char_cnn = CharCNN(len(chars), config) if config.use_chars else None
-        lstm_in = config.word_dim + (config.char_out if config.use_chars else 0)
+        lstm_in = (
+            config.word_dim + config.bigram_dim + (config.char_out if config.use_chars else 0)
+        )
         self.lstm = nn.LSTM(lstm_in, config.hidden // 2, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(config.dropout)
         self.coattention = (
@@ -215,7 +233,7 @@ class ACN(nn.Module):
         c = self.config
         return ACNCollator(
             self.labels, self.words, self.chars, c.max_len, c.max_word_chars,
-            c.use_images, c.regions, c.region_dim,
+            c.use_images, c.regions, c.region_dim, self.bigrams,
         )  # fmt: skip
 
     def init_state(self) -> dict[str, Any]:
@@ -224,6 +242,7 @@ class ACN(nn.Module):
             "labels": self.labels,
             "words": self.words,
             "chars": self.chars,
+            "bigrams": self.bigrams,
             "pretrained": self.pretrained,
         }
 
@@ -231,7 +250,8 @@ class ACN(nn.Module):
     def rebuild(cls, config: ACNConfig, state: dict[str, Any]) -> ACN:
         """An untrained model shaped like the one ``init_state`` described."""
         emb = torch.zeros(len(state["words"]), config.word_dim) if state["pretrained"] else None
-        return cls(config, state["labels"], state["words"], state["chars"], emb)
+        bigrams = state.get("bigrams")
+        return cls(config, state["labels"], state["words"], state["chars"], emb, bigrams)
 
     def make_optimizer(self, finetune: bool = False) -> torch.optim.Optimizer:
         """Adam over the trainable parameters at ``lr`` (``finetune_lr`` when fine-tuning)."""
@@ -249,7 +269,12 @@ class ACN(nn.Module):
         """Emissions (B, T, L) and attention weights ``visual`` (B, T, R), ``textual`` (B, T, T)."""
         batch = self._batch(batch)
         words, mask = batch["word_ids"], batch["mask"]  # (B, T), (B, T)
+        if self.training and self.config.word_dropout > 0:
+            drop = torch.rand(words.shape, device=words.device) < self.config.word_dropout
+            words = words.masked_fill(drop & mask, UNK_ID)
         x = self.word_emb(words)  # (B, T, E)
+        if self.bigram_emb is not None:
+            x = torch.cat([x, self.bigram_emb(batch["bigram_ids"])], dim=-1)  # (B, T, E+G)
         if self.char_cnn is not None:
             x = torch.cat([x, self.char_cnn(batch["char_ids"], mask)], dim=-1)  # (B, T, E+50)
         x = self.dropout(x)
@@ -295,7 +320,8 @@ class ACNCollator:
     """Turns ``(post, regions (R, D) | None)`` examples into padded tensors and bool masks.
 
     Keys: ``word_ids`` (B, T), ``char_ids`` (B, T, C), ``mask`` (B, T), ``lengths`` (B,),
-    ``post_lengths`` (B,) before truncation, ``labels`` (B, T), and with images ``regions``
+    ``post_lengths`` (B,) before truncation, ``labels`` (B, T), with a bigram vocabulary
+    ``bigram_ids`` (B, T), and with images ``regions``
     (B, R, D) and ``image_mask`` (B,). Words are looked up as written, then lower-cased,
     then as ``<unk>``.
     """
@@ -308,11 +334,13 @@ class ACNCollator:
     use_images: bool = True
     regions: int = 49
     region_dim: int = 512
+    bigrams: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.label_index = {t: i for i, t in enumerate(self.labels)}
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.char_index = {c: i for i, c in enumerate(self.chars)}
+        self.bigram_index = {b: i for i, b in enumerate(self.bigrams or [])}
 
     def _word_id(self, token: str) -> int:
         wid = self.word_index.get(token)
@@ -372,6 +400,12 @@ class ACNCollator:
             "post_lengths": torch.tensor([len(p.tokens) for p, _ in pairs]),
             "labels": torch.tensor(labels),
         }
+        if self.bigrams is not None:
+            bigram_ids = [[PAD_ID] * t for _ in pairs]
+            for row, ((post, _), n) in enumerate(zip(pairs, lengths, strict=True)):
+                grams = token_bigrams(post.tokens)[:n]
+                bigram_ids[row][:n] = [self.bigram_index.get(g, UNK_ID) for g in grams]
+            batch["bigram_ids"] = torch.tensor(bigram_ids)
         if self.use_images:
             regions = torch.zeros(b, self.regions, self.region_dim)
             for row, (_, reg) in enumerate(pairs):

@@ -42,6 +42,16 @@ def build_char_vocab(posts: Iterable[Post], min_count: int = 1) -> list[str]:
     )
 
 
+def token_bigrams(tokens: list[str]) -> list[str]:
+    """Each token joined to the next (the last to an end mark): character bigrams for Chinese."""
+    return [f"{a} {b}" for a, b in zip(tokens, [*tokens[1:], "</s>"])]
+
+
+def build_bigram_vocab(posts: Iterable[Post], min_count: int = 1) -> list[str]:
+    """Token bigrams (see ``token_bigrams``) seen at least ``min_count`` times."""
+    return _from_counts(Counter(b for post in posts for b in token_bigrams(post.tokens)), min_count)
+
+
 def check_vocab(entries: list[str], what: str = "vocabulary") -> None:
     """ValueError unless ``entries`` starts ``<pad>``, ``<unk>`` and has no duplicates."""
     if entries[:2] != [PAD, UNK]:

@@ -75,10 +75,15 @@ def _reread(path: Path, direction: Direction, source_posts: list[Post]) -> list[
 
 
 def acn_vectors(
-    cfg: ExperimentConfig, texts: dict[str, list[list[str]]], tokens: list[str], cache: Path
+    cfg: ExperimentConfig,
+    texts: dict[str, list[list[str]]],
+    tokens: list[str],
+    cache: Path,
+    optional: list[str] = (),
 ) -> tuple[Path, Path, Path | None]:
     """Aligned word vectors for ACN covering ``tokens``: (vocab.txt, embeddings.npy, metrics).
 
+    ``optional`` tokens (seen outside training only) get a row only where a vector exists.
     ``texts`` holds the English token lists and the Chinese character lists to train on
     (``{"en": [...], "zh": [...]}``). Mode ``train`` trains fastText on them and maps English
     onto the Chinese space (CC-CEDICT seed + refinement); mode ``vec`` reads the given aligned
@@ -89,7 +94,7 @@ def acn_vectors(
     from xmner.align.space import AlignConfig, build_aligned_space
 
     e = cfg.embed
-    key = content_hash(asdict(e), texts, sorted(set(tokens)))
+    key = content_hash(asdict(e), texts, sorted(set(tokens)), sorted(set(optional)))
     out_dir = cache / "embeddings" / f"{e.mode}-{key}"
     vocab, matrix = out_dir / "acn_vocab.txt", out_dir / "acn_embeddings.npy"
     metrics = out_dir / "metrics.json"
@@ -111,7 +116,7 @@ def acn_vectors(
     # about 0.25 * sqrt(dim / 3). Scale the aligned ones to that norm so both live alike.
     norm = 0.25 * (spaces[0].dim / 3) ** 0.5
     spaces = [Embeddings(s.words, _unit(s.vectors) * norm) for s in spaces]
-    export = export_acn_embeddings(tokens, spaces, out_dir)
+    export = export_acn_embeddings(tokens, spaces, out_dir, optional=optional)
     write_json(
         out_dir / "export.json",
         asdict(export) | {"vocab_path": str(vocab), "matrix_path": str(matrix)},
@@ -173,14 +178,20 @@ def _load_extractor(spec: str, random_config: bool):
 
 
 def region_features(
-    cfg: ExperimentConfig, section: ModelSection, posts: list[Post], cache: Path
+    cfg: ExperimentConfig,
+    section: ModelSection,
+    posts: list[Post],
+    cache: Path,
+    mode: str | None = None,
 ) -> list:
     """Per post: (regions, dim) image regions (averaged over its images), or None without one.
 
     Image directories come from ``data.image_dirs`` keyed by the post's original corpus (a
-    translated post keeps its id and image ids, so it finds its images too).
+    translated post keeps its id and image ids, so it finds its images too). ``mode``
+    (none | one | all) defaults to ``data.images``.
     """
-    if cfg.data.images == "none" or not cfg.data.image_dirs:
+    mode = mode or cfg.data.images
+    if mode == "none" or not cfg.data.image_dirs:
         return [None] * len(posts)
     from xmner.data import images
 
@@ -192,7 +203,7 @@ def region_features(
     for corpus, idx in groups.items():
         regions, report = images.post_regions(
             [posts[i] for i in idx], cfg.data.image_dirs.get(corpus), extractor,
-            cache / "images", mode=cfg.data.images, seed=0, progress=cfg.progress,
+            cache / "images", mode=mode, seed=0, progress=cfg.progress,
         )  # fmt: skip
         log.info("%s images: %s", corpus, report.summary())
         for i, r in zip(idx, regions, strict=True):

@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep.add_argument("--direction", choices=["en2zh", "zh2en", "both"])
     rep.add_argument("--model", choices=["acn", "umt", "both"])
     rep.add_argument("--seeds", type=int, nargs="+", help="e.g. --seeds 1 2 3")
+    rep.add_argument(
+        "--jobs",
+        type=_positive,
+        help="cells trained at once, each in its own process (default: one per core)",
+    )
     rep.set_defaults(handler=_reproduce)
 
     tr = sub.add_parser("train", help="train, select and test one cell")
@@ -69,6 +74,13 @@ def _config(args: argparse.Namespace, extra: list[str]):
     return load_experiment(args.preset, overrides + args.overrides)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes >= 1, got {value}")
+    return value
+
+
 def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -85,6 +97,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         extra.append(f"models={models!r}".replace("'", '"'))
     if args.seeds:
         extra.append(f"seeds={args.seeds!r}")
+    if args.jobs:
+        extra.append(f"jobs={args.jobs}")
     cfg = _config(args, extra)
     results, ctx = run_experiment(cfg)
     _print_summary(ctx)

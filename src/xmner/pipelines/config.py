@@ -74,7 +74,8 @@ class ExperimentConfig:
     pretrain_select: str = "target-dev"  # target-dev | source-dev | fixed
     bootstrap_samples: int = 1000
     progress: bool = True
-    threads: int = 0  # torch CPU threads (0: torch's default)
+    threads: int = 0  # torch CPU threads per worker (0: the cores shared among the workers)
+    jobs: int = 0  # cells trained at once, each in its own worker process (0: one per core)
     data: DataSection = field(default_factory=DataSection)
     translate: TranslateSection = field(default_factory=TranslateSection)
     embed: EmbedSection = field(default_factory=EmbedSection)
@@ -85,6 +86,15 @@ class ExperimentConfig:
         _one_of("pretrain_select", self.pretrain_select, ("target-dev", "source-dev", "fixed"))
         _one_of("data.images", self.data.images, ("none", "one", "all"))
         _one_of("embed.mode", self.embed.mode, ("train", "vec", "random"))
+        if self.jobs < 0:
+            raise ValueError(f"jobs: expected a number of worker processes >= 1, got {self.jobs}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds: expected distinct seeds, got {self.seeds}")
+        if self.data.images != "none" and not self.data.image_dirs:
+            raise ValueError(
+                f"data.images = {self.data.images!r} needs data.image_dirs (corpus -> image "
+                "folder), e.g. --set 'data.image_dirs={cmner=\"/data/cmner/images\"}'"
+            )
         for d in self.directions:
             _one_of("directions", d, ("en2zh", "zh2en"))
         for m in self.models:

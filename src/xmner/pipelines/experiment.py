@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import resource
 import time
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,34 @@ class Timing:
     step: str
     seconds: float
     peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One trained model: what it transfers, with which model, schedule, seed and images.
+
+    ``table2`` cells are CMNER's image ablation (target only); the others fill Tables 3 and 4.
+    """
+
+    direction: str
+    model: str
+    schedule: str
+    seed: int
+    images: str = "none"  # none | one | all
+    table: str = "main"  # main | table2
+
+    @property
+    def name(self) -> str:
+        """``en2zh/acn/TGT seed 1`` (and the image mode for Table 2 cells)."""
+        extra = f" images {self.images}" if self.table == "table2" else ""
+        return f"{self.direction}/{self.model}/{self.schedule} seed {self.seed}{extra}"
+
+    def run_dir(self, out: Path) -> Path:
+        """Where this cell's files live under the runs directory ``out``."""
+        if self.table == "table2":
+            return out / "table2" / self.model / self.images / f"seed{self.seed}"
+        sched = schedule_dirname(self.schedule)
+        return out / self.direction / self.model / sched / f"seed{self.seed}"
 
 
 @dataclass
@@ -97,37 +127,52 @@ def prepare_translations(ctx: Context) -> None:
         ctx.timed(f"translate {d.source} train -> {d.target_lang}", t0)
 
 
+def _training_posts(ctx: Context) -> list[Post]:
+    """The train splits and their translations: the only text any model input is learnt from."""
+    posts = [p for (c, s), ps in ctx.corpora.items() if s == "train" for p in ps]
+    return posts + [p for ps in ctx.translations.values() for p in ps]
+
+
 def _all_posts(ctx: Context) -> list[Post]:
+    """Every post a cell reads (dev and test included): the tokens that need a vector."""
     posts = [p for (c, s), ps in ctx.corpora.items() if ":" not in s for p in ps]
     return posts + [p for ps in ctx.translations.values() for p in ps]
 
 
 def prepare_acn(ctx: Context) -> None:
     """Aligned word vectors for every token the cells will read, and the character vocabulary."""
-    from xmner.models.vocab import build_char_vocab, build_vocab, load_embeddings
+    from xmner.models.vocab import (
+        build_bigram_vocab,
+        build_char_vocab,
+        build_vocab,
+        load_embeddings,
+    )
 
     t0 = time.perf_counter()
-    posts = _all_posts(ctx)
+    posts = _training_posts(ctx)  # vocabularies and fastText never see dev or test text
+    shared = {"chars": build_char_vocab(posts), "bigrams": build_bigram_vocab(posts)}
     if ctx.cfg.embed.mode == "random":  # no pretrained vectors: uniform [-0.25, 0.25], trained
         ctx.resources["acn"] = {
             "words": build_vocab(posts),
             "embeddings": None,
-            "chars": build_char_vocab(posts),
             "alignment_metrics": None,
+            **shared,
         }
         return
     texts = {
         "en": [p.tokens for p in posts if p.lang == "en"],
         "zh": [p.tokens for p in posts if p.lang == "zh"],
     }
+    # training tokens get a row each; a dev/test-only token only where it has a vector
     tokens = sorted({t for p in posts for t in p.tokens})
-    vocab, matrix, metrics = artefacts.acn_vectors(ctx.cfg, texts, tokens, ctx.cache)
+    unseen = sorted({t for p in _all_posts(ctx) for t in p.tokens} - set(tokens))
+    vocab, matrix, metrics = artefacts.acn_vectors(ctx.cfg, texts, tokens, ctx.cache, unseen)
     words, emb = load_embeddings(vocab, matrix)
     ctx.resources["acn"] = {
         "words": words,
         "embeddings": emb,
-        "chars": build_char_vocab(posts),
         "alignment_metrics": str(metrics) if metrics else None,
+        **shared,
     }
     ctx.timed(
         "embeddings (fastText + alignment)"
@@ -143,7 +188,7 @@ def prepare_umt(ctx: Context) -> None:
 
     section = ctx.cfg.umt
     if section.bert_config:
-        texts = [p.tokens for p in _all_posts(ctx)]
+        texts = [p.tokens for p in _training_posts(ctx)]
         ctx.resources["umt"] = {"tokenizer": artefacts.wordpiece_tokenizer(texts, ctx.cache)}
     elif section.bert:
         ctx.resources["umt"] = {"tokenizer": load_tokenizer(section.bert)}
@@ -166,7 +211,8 @@ def build_model(ctx: Context, model: str, use_images: bool) -> torch.nn.Module:
         if res["embeddings"] is not None:
             raw["word_dim"] = int(res["embeddings"].shape[1])
         config = from_dict(ACNConfig, raw, "acn.config")
-        return ACN(config, LABELS, res["words"], res["chars"], res["embeddings"])
+        bigrams = res["bigrams"] if config.bigram_dim else None
+        return ACN(config, LABELS, res["words"], res["chars"], res["embeddings"], bigrams)
     from xmner.models.umt import UMT, UMTConfig
 
     section = ctx.cfg.umt
@@ -180,15 +226,15 @@ def build_model(ctx: Context, model: str, use_images: bool) -> torch.nn.Module:
     return UMT(config, LABELS, tokenizer)
 
 
-def _examples(ctx: Context, model: str, posts: list[Post]) -> list[tuple]:
-    """(post, regions or None) pairs; region features are computed once per (model, post)."""
-    missing = [p for p in posts if (model, p.corpus, p.id) not in ctx.features]
+def _examples(ctx: Context, model: str, posts: list[Post], images: str) -> list[tuple]:
+    """(post, regions or None) pairs; region features are computed once per (model, mode, post)."""
+    missing = [p for p in posts if (model, images, p.corpus, p.id) not in ctx.features]
     if missing:
         section = getattr(ctx.cfg, model)
-        feats = artefacts.region_features(ctx.cfg, section, missing, ctx.cache)
+        feats = artefacts.region_features(ctx.cfg, section, missing, ctx.cache, images)
         for post, regions in zip(missing, feats, strict=True):
-            ctx.features[model, post.corpus, post.id] = regions
-    return [(p, ctx.features[model, p.corpus, p.id]) for p in posts]
+            ctx.features[model, images, post.corpus, post.id] = regions
+    return [(p, ctx.features[model, images, p.corpus, p.id]) for p in posts]
 
 
 def _stage_data(ctx: Context, d: Direction, names: tuple[str, ...]) -> tuple[list[Post], list[str]]:
@@ -219,21 +265,20 @@ def _frozen(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p for n, p in model.named_parameters() if not p.requires_grad}
 
 
-def cell_key(cfg: ExperimentConfig, model: str, schedule: str, use_images: bool) -> str:
+def cell_key(cfg: ExperimentConfig, model: str, schedule: str, images: str) -> str:
     """A hash of the settings a cell's result depends on (its stages, data, artefacts)."""
     section = asdict(getattr(cfg, model))
     stages = ("pretrain", "finetune") if schedule != "-" else ("train",)
     for stage in ("train", "pretrain", "finetune"):
         if stage not in stages:
             del section[stage]
-    data = {k: v for k, v in asdict(cfg.data).items() if k != "data_dir"}
+    data = {k: v for k, v in asdict(cfg.data).items() if k != "data_dir"} | {"images": images}
     return content_hash(
         section,
         data,
         asdict(cfg.translate),
         asdict(cfg.embed),
         cfg.pretrain_select if schedule != "-" else None,
-        use_images,
     )
 
 
@@ -241,16 +286,18 @@ def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p for n, p in model.named_parameters() if p.requires_grad}
 
 
-def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed: int) -> dict:
+def run_cell(ctx: Context, cell: Cell) -> dict:
     """Train, select and test one cell; returns (and writes) its results."""
     from xmner.io import read_json
     from xmner.models import checkpoint
 
+    direction, model_name, schedule, seed = cell.direction, cell.model, cell.schedule, cell.seed
     cfg, d, p = ctx.cfg, DIRECTIONS[direction], plan(direction, schedule)
-    run_dir = ctx.out / direction / model_name / schedule_dirname(schedule) / f"seed{seed}"
+    run_dir = cell.run_dir(ctx.out)
     section = getattr(cfg, model_name)
-    use_images = cfg.data.images != "none" and bool(cfg.data.image_dirs)
-    key = cell_key(cfg, model_name, schedule, use_images)
+    images = cell.images
+    use_images = images != "none"
+    key = cell_key(cfg, model_name, schedule, images)
     if (run_dir / "config.json").exists() and read_json(run_dir / "config.json").get("key") != key:
         raise ValueError(
             f"{run_dir} holds a run made with other settings; to keep it, use another --out, "
@@ -263,7 +310,7 @@ def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", {
         "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
-        "use_images": use_images, "key": key, "experiment": asdict(cfg),
+        "images": images, "table": cell.table, "key": key, "experiment": asdict(cfg),
     })  # fmt: skip
     torch.manual_seed(seed)
     model = build_model(ctx, model_name, use_images)
@@ -275,7 +322,7 @@ def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed:
         select = cfg.pretrain_select
         dev = ctx.corpora[d.source, "dev"] if select == "source-dev" else target_dev
         stage_cfg = StageConfig(**{**asdict(section.pretrain), "select": select != "fixed"})
-        result = _fit(ctx, model, model_name, posts, dev, stage_cfg, run_dir, "pretrain", seed)
+        result = _fit(ctx, model, cell, posts, dev, stage_cfg, run_dir, "pretrain")
         fingerprints["pretrain_best"] = fingerprint(
             torch.load(run_dir / "pretrain.best.pt", weights_only=True)
         )
@@ -293,14 +340,14 @@ def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed:
     posts, read = _stage_data(ctx, d, p.finetune)
     # "-" trains from scratch (the `train` stage); the others fine-tune what they pretrained
     stage, stage_cfg = ("finetune", section.finetune) if p.pretrain else ("train", section.train)
-    result = _fit(ctx, model, model_name, posts, target_dev, stage_cfg, run_dir, stage, seed)
+    result = _fit(ctx, model, cell, posts, target_dev, stage_cfg, run_dir, stage)
     stages.append(
         {**asdict(result), "train": read, "posts": len(posts), "select": f"{d.target}:dev"}
     )
     test = ctx.corpora[d.target, "test"]
     pred = predict(
         model,
-        _examples(ctx, model_name, test),
+        _examples(ctx, model_name, test, images),
         model.collator(),
         section.finetune.eval_batch_size,
         [len(x.tokens) for x in test],
@@ -316,9 +363,10 @@ def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed:
     checkpoint.save(run_dir / "best.pt", model, {"direction": direction, "schedule": schedule})
     results = {
         "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
+        "table": cell.table, "images": images,
         **scores.to_dict(), "mode": MODE, "test": f"{d.target}:test", "test_posts": len(test),
-        "gold_test": str(ctx.gold_test[d.target]),
-        "use_images": use_images, "stages": stages,
+        "gold_test": ctx.gold_test[d.target].relative_to(ctx.out).as_posix(),
+        "stages": stages,
         "fingerprints": {
             **fingerprints, "frozen_params": len(_frozen(model)),
             "frozen_before": frozen_before, "frozen_after": fingerprint(_frozen(model)),
@@ -328,29 +376,48 @@ def run_cell(ctx: Context, direction: str, model_name: str, schedule: str, seed:
         "translation_report": str(ctx.translation_reports.get(direction, "")) or None,
     }  # fmt: skip
     write_json(results_path, results)
-    ctx.timed(f"cell {direction} {model_name} {schedule} seed{seed}", t0)
+    ctx.timed(f"cell {cell.name}", t0)
     return results
 
 
-def _fit(ctx, model, model_name, posts, dev, stage_cfg, run_dir, stage, seed):
-    train, dev_examples = _examples(ctx, model_name, posts), _examples(ctx, model_name, dev)
+def _fit(ctx, model, cell, posts, dev, stage_cfg, run_dir, stage):
+    train = _examples(ctx, cell.model, posts, cell.images)
+    dev_examples = _examples(ctx, cell.model, dev, cell.images)
     return fit(
-        model, train, dev_examples, model.collator(), stage_cfg, run_dir, stage, seed,
+        model, train, dev_examples, model.collator(), stage_cfg, run_dir, stage, cell.seed,
         lengths=[len(p.tokens) for p in posts], dev_gold=[p.tags for p in dev],
         dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress,
     )  # fmt: skip
 
 
-def run_experiment(
-    cfg: ExperimentConfig, out: str | Path | None = None
-) -> tuple[list[dict], Context]:
-    """Every requested cell, then the report under ``<out>/report/``."""
-    from xmner.pipelines.report import write_report
+def plan_cells(cfg: ExperimentConfig) -> list[Cell]:
+    """Every cell to run, longest first: Tables 3 and 4, then CMNER's image ablation (Table 2).
 
+    Table 2 (text only, one image, all images averaged; target-only on CMNER) is planned
+    whenever ``data.image_dirs`` names CMNER's images.
+    """
+    images = cfg.data.images
+    order = {"SRC&TGT": 0, "TGT": 1, "SRC": 2, "-": 3}
+    cells = [
+        Cell(direction, model, schedule, seed, images)
+        for direction in cfg.directions
+        for schedule in sorted(cfg.schedules, key=order.__getitem__)
+        for model in cfg.models
+        for seed in cfg.seeds
+    ]
+    if cfg.data.image_dirs.get("cmner"):
+        cells += [
+            Cell("en2zh", model, "-", seed, mode, table="table2")
+            for model in cfg.models
+            for mode in ("none", "one", "all")
+            for seed in cfg.seeds
+        ]
+    return cells
+
+
+def prepare(cfg: ExperimentConfig, out: str | Path | None = None) -> Context:
+    """Read the corpora and build (or reuse from the cache) every shared artefact."""
     ctx = Context(cfg, Path(out or cfg.out))
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    t_all = time.perf_counter()
     t0 = time.perf_counter()
     load_corpora(ctx)
     ctx.timed("read corpora", t0)
@@ -359,15 +426,90 @@ def run_experiment(
         prepare_acn(ctx)
     if "umt" in cfg.models:
         prepare_umt(ctx)
-    results = []
-    for direction in cfg.directions:
-        for model in cfg.models:
-            for schedule in cfg.schedules:
-                for seed in cfg.seeds:
-                    results.append(run_cell(ctx, direction, model, schedule, seed))
+    return ctx
+
+
+def prepare_features(ctx: Context, cells: list[Cell]) -> None:
+    """Image regions of every post the cells read, computed once before any worker starts."""
+    if not ctx.cfg.data.image_dirs:
+        return
+    t0 = time.perf_counter()
+    for model, images in sorted({(c.model, c.images) for c in cells if c.images != "none"}):
+        posts = [p for (_, split), ps in ctx.corpora.items() if ":" not in split for p in ps]
+        _examples(ctx, model, posts + [p for ps in ctx.translations.values() for p in ps], images)
+    ctx.timed("image features", t0)
+
+
+def worker_count(cfg: ExperimentConfig) -> int:
+    """Cells trained at once: ``jobs``, or one per core when 0."""
+    return cfg.jobs or os.cpu_count() or 1
+
+
+def worker_threads(cfg: ExperimentConfig) -> int:
+    """Torch threads per worker: ``threads`` if set, else the cores shared among the workers."""
+    return cfg.threads if cfg.threads > 0 else max(1, (os.cpu_count() or 1) // worker_count(cfg))
+
+
+_WORKER: dict[str, Context] = {}
+
+
+def _worker_init(cfg: ExperimentConfig, out: str, level: int) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(worker_threads(cfg))
+    _WORKER["ctx"] = prepare(cfg, out)  # every artefact is in the cache by now: cheap
+
+
+def _worker_run(cell: Cell) -> tuple[dict, list[Timing]]:
+    ctx = _WORKER["ctx"]
+    done = len(ctx.timings)
+    return run_cell(ctx, cell), ctx.timings[done:]
+
+
+def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
+    """Run ``cells``: in this process, or ``jobs`` at a time in worker processes."""
+    jobs = min(worker_count(ctx.cfg), len(cells))
+    if jobs <= 1:
+        return [run_cell(ctx, cell) for cell in cells]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    level = logging.getLogger().getEffectiveLevel()
+    results: dict[Cell, dict] = {}
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(ctx.cfg, str(ctx.out), level),
+    ) as pool:
+        futures = {pool.submit(_worker_run, cell): cell for cell in cells}
+        try:
+            for future in as_completed(futures):
+                result, timings = future.result()
+                results[futures[future]] = result
+                ctx.timings += timings
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return [results[cell] for cell in cells]
+
+
+def run_experiment(
+    cfg: ExperimentConfig, out: str | Path | None = None
+) -> tuple[list[dict], Context]:
+    """Every requested cell, then the report under ``<out>/report/``."""
+    from xmner.pipelines.report import write_report
+
+    t_all = time.perf_counter()
+    torch.set_num_threads(worker_threads(cfg))
+    ctx = prepare(cfg, out)
+    cells = plan_cells(cfg)
+    prepare_features(ctx, cells)
+    results = run_cells(ctx, cells)
     t0 = time.perf_counter()
     notes = [
-        f"Translation report ({name}): `{path}`" for name, path in ctx.translation_reports.items()
+        f"Translation report ({name}): `{path.relative_to(ctx.out).as_posix()}`"
+        for name, path in ctx.translation_reports.items()
     ]
     metrics = ctx.resources.get("acn", {}).get("alignment_metrics")
     if metrics:

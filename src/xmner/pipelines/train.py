@@ -56,6 +56,9 @@ class StageResult:
     best_dev_f1: float
     epochs_run: int
     seconds: float
+    epochs_cap: int = 0
+    patience: int = 0
+    stopped: str = "cap"  # patience: dev F1 stopped improving | cap: ran out of epochs
 
 
 class BucketBatchSampler:
@@ -226,8 +229,10 @@ def fit(
             unit="batch",
             leave=False,
         )
-    epochs_run = start_epoch
-    for epoch in range(start_epoch, cfg.epochs):
+    epochs_run, stopped = start_epoch, "cap"
+    if cfg.patience and stale >= cfg.patience:  # killed after its last epoch was saved
+        stopped = "patience"
+    for epoch in range(start_epoch, cfg.epochs if stopped == "cap" else start_epoch):
         t0 = time.perf_counter()
         trainer.train()
         sampler.set_epoch(epoch)
@@ -281,11 +286,15 @@ def fit(
             on_epoch_end(epoch)
         if cfg.patience and stale >= cfg.patience:
             log.info("%s %s: no dev improvement for %d epochs; stopping", run_dir, stage, stale)
+            stopped = "patience"
             break
     if bar is not None:
         bar.close()
     model.load_state_dict(torch.load(best_path, weights_only=True))
-    result = StageResult(stage, best_epoch, best_f1, epochs_run, round(elapsed, 2))
+    result = StageResult(
+        stage, best_epoch, best_f1, epochs_run, round(elapsed, 2), cfg.epochs, cfg.patience,
+        stopped,
+    )  # fmt: skip
     write_json(done, asdict(result))
     state_path.unlink(missing_ok=True)
     return result
