@@ -183,7 +183,8 @@ def test_images_flow_from_files_to_both_models(tmp_path, data_root):
     assert table2 == {(m, i) for m in ("acn", "umt") for i in ("none", "one", "all")}
     runs = tmp_path / "runs"
     for model, images in table2:
-        config = json.loads((runs / "table2" / model / images / "seed1" / "config.json").read_text())
+        cell_dir = runs / "table2" / model / images / "seed1"
+        config = json.loads((cell_dir / "config.json").read_text())
         assert config["images"] == images and config["schedule"] == "-"
 
 
@@ -222,7 +223,8 @@ def test_embeddings_and_vocabularies_never_see_dev_or_test_text(tmp_path, data_r
         assert {tuple(p.tokens) for p in posts} <= trained
     train_chars = {ch for (c, s), ps in ctx.corpora.items() if s == "train" for p in ps
                    for t in p.tokens for ch in t}  # fmt: skip
-    train_chars |= {ch for ps in ctx.translations.values() for p in ps for t in p.tokens for ch in t}
+    translated = [p for ps in ctx.translations.values() for p in ps]
+    train_chars |= {ch for p in translated for t in p.tokens for ch in t}
     assert set(ctx.resources["acn"]["chars"][2:]) <= train_chars
 
 

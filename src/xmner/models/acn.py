@@ -212,9 +212,7 @@ class ACN(nn.Module):
                 nn.init.uniform_(self.bigram_emb.weight, -0.25, 0.25)
                 self.bigram_emb.weight[PAD_ID].zero_()
         self.char_cnn = CharCNN(len(chars), config) if config.use_chars else None
-        lstm_in = (
-            config.word_dim + config.bigram_dim + (config.char_out if config.use_chars else 0)
-        )
+        lstm_in = config.word_dim + config.bigram_dim + (config.char_out if config.use_chars else 0)
         self.lstm = nn.LSTM(lstm_in, config.hidden // 2, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(config.dropout)
         self.coattention = (
