@@ -39,3 +39,12 @@ def test_different_train_and_finetune_rules_are_flagged():
 def test_unrecorded_settings_are_unknown():
     assert stage_rule({"stage": "train"}) == "selection unknown (epoch cap unknown)"
     assert "no runs yet" in protocol_line([], "cmner")
+
+
+def test_table2_cells_differing_only_in_images_are_separate_cells():
+    results = [
+        {"model": "acn", "schedule": "-", "images": images, "seed": seed}
+        for images, seed in (("none", 1), ("none", 2), ("all", 1))
+    ]
+    line = protocol_line(results, "cmner", images=False)
+    assert "seeds {1, 2} (not every cell has every seed)." in line and "images" not in line

@@ -114,7 +114,7 @@ def paired_bootstrap(
 
 
 def verdict(result: BootstrapResult, alpha: float = ALPHA) -> str:
-    """ "gain (...)" or "could be noise (...)", naming the test that was run and its p-value."""
+    """The verdict "gain (…)" or "could be noise (…)", naming the test run and its p-value."""
     word = "gain" if result.p_value < alpha and result.delta > 0 else "could be noise"
     if result.seeds_a == 1 and result.seeds_b == 1:
         test = (

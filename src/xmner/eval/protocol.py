@@ -69,7 +69,7 @@ def _seeds_clause(results: list[dict]) -> str:
     listed = "{" + ", ".join(map(str, seeds)) + "}"
     per_cell: dict[tuple, set[int]] = {}
     for r in results:
-        key = (str(r.get("model", "")).upper(), r.get("schedule", r.get("images")))
+        key = (str(r.get("model", "")).upper(), r.get("schedule"), r.get("images"))
         per_cell.setdefault(key, set()).add(int(r.get("seed", 0)))
     partial = any(len(s) != len(seeds) for s in per_cell.values())
     text = f"mean ± sample std over seeds {listed}" if len(seeds) > 1 else f"one seed {listed}"
