@@ -3,6 +3,8 @@
 Results are dicts as written to ``results.json`` by runs: ``direction``, ``model``,
 ``schedule``, ``seed`` and ``precision``/``recall``/``f1`` as fractions 0-1. Several seeds of
 one cell are shown as mean ± standard deviation. Figures are printed x100 with two decimals.
+A protocol line built from the runs' recorded settings heads each table; systems the paper only
+cites are listed in a block of their own, never mixed with ours.
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ import io
 import statistics
 from dataclasses import dataclass
 
-from xmner.eval.metrics import MODE
-from xmner.eval.reference import MODELS, SCHEDULES, load_reference, reference_rows
+from xmner.eval.protocol import protocol_line
+from xmner.eval.reference import (
+    MODELS,
+    SCHEDULES,
+    load_reference,
+    other_systems,
+    reference_rows,
+)
 
 
 @dataclass
@@ -25,7 +33,8 @@ class Cell:
     std: dict[str, float]
 
 
-def _cell(results: list[dict]) -> Cell | None:
+def make_cell(results: list[dict]) -> Cell | None:
+    """Mean and sample std (percent) of P/R/F1 over ``results`` (None if there are none)."""
     if not results:
         return None
     mean, std = {}, {}
@@ -36,7 +45,8 @@ def _cell(results: list[dict]) -> Cell | None:
     return Cell(len(results), mean, std)
 
 
-def _fmt(cell: Cell | None, key: str) -> str:
+def fmt_cell(cell: Cell | None, key: str) -> str:
+    """``mean ± std`` of one key of ``cell`` (just the mean for one run, — for none)."""
     if cell is None:
         return "—"
     if cell.n > 1:
@@ -44,11 +54,13 @@ def _fmt(cell: Cell | None, key: str) -> str:
     return f"{cell.mean[key]:.2f}"
 
 
-def _paper(value: float | None) -> str:
+def fmt_paper(value: float | None) -> str:
+    """A paper figure with two decimals, n/a if unknown."""
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _diff(cell: Cell | None, paper: float | None) -> str:
+def fmt_delta(cell: Cell | None, paper: float | None) -> str:
+    """Our mean F1 minus the paper's, signed (— if either is missing)."""
     if cell is None or paper is None:
         return "—"
     return f"{cell.mean['f1'] - paper:+.2f}"
@@ -66,7 +78,7 @@ def table_cells(direction: str, results: list[dict]) -> dict[tuple[str, str], Ce
                 and str(r.get("model", "")).upper() == model
                 and r.get("schedule") == schedule
             ]
-            cells[model, schedule] = _cell(rows)
+            cells[model, schedule] = make_cell(rows)
     return cells
 
 
@@ -81,10 +93,11 @@ def render_markdown(
     reference = reference or load_reference()
     spec = reference["tables"][table]
     cells = table_cells(spec["direction"], results)
+    ours = [r for r in results if r.get("direction") == spec["direction"]]
     lines = [
         f"### {spec['title']}",
         "",
-        f"Evaluation: {MODE}; test set; figures x100.",
+        protocol_line(ours, spec.get("target")),
         "",
         "| Model | Schedule | P | R | F1 | Paper P | Paper R | Paper F1 | Δ F1 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -92,9 +105,10 @@ def render_markdown(
     for ref in reference_rows(table, reference):
         cell = cells.get((ref.model, ref.schedule))
         lines.append(
-            f"| {ref.model} | {ref.schedule} | {_fmt(cell, 'precision')} | {_fmt(cell, 'recall')} "
-            f"| {_fmt(cell, 'f1')} | {_paper(ref.precision)} | {_paper(ref.recall)} "
-            f"| {_paper(ref.f1)} | {_diff(cell, ref.f1)} |"
+            f"| {ref.model} | {ref.schedule} | {fmt_cell(cell, 'precision')} "
+            f"| {fmt_cell(cell, 'recall')} | {fmt_cell(cell, 'f1')} "
+            f"| {fmt_paper(ref.precision)} | {fmt_paper(ref.recall)} | {fmt_paper(ref.f1)} "
+            f"| {fmt_delta(cell, ref.f1)} |"
         )
     seeds = {c.n for c in cells.values() if c is not None}
     if seeds and max(seeds) > 1:
@@ -102,7 +116,25 @@ def render_markdown(
     for model, note in (notes or {}).items():
         if all(cells.get((model, s)) is None for s in SCHEDULES):
             lines += ["", f"{model}: {note}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _published(table, reference)) + "\n"
+
+
+def _published(table: str, reference: dict) -> list[str]:
+    rows = other_systems(table, reference)
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Published systems (figures from the paper, not run here):",
+        "",
+        "| System (published) | Paper P | Paper R | Paper F1 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.model} | {fmt_paper(r.precision)} | {fmt_paper(r.recall)} | {fmt_paper(r.f1)} |"
+        )
+    return lines
 
 
 def render_csv(results: list[dict]) -> str:
