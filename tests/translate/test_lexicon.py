@@ -11,18 +11,78 @@ from xmner.data.corpora import load_split
 from xmner.data.corpus import read_corpus
 from xmner.data.tags import orphan_positions
 from xmner.translate.cache import TranslationCache
+from xmner.translate.cedict import best_gloss, cedict_entries, clean_gloss, name_of
 from xmner.translate.corpus import translate_split
-from xmner.translate.lexicon import LexiconTranslator, read_lexicon
+from xmner.translate.lexicon import LEXICON_VERSION, LexiconTranslator, read_lexicon
 from xmner.translate.placeholder import has_placeholder
+from xmner.translate.quality import CJK
 
 
-def test_lexicon_words_and_placeholders():
-    en_zh = LexiconTranslator("en", "zh")
+@pytest.fixture(scope="module")
+def zh_en():
+    """zh -> en engine (the CC-CEDICT index is built once per session and cached)."""
+    return LexiconTranslator("zh", "en")
+
+
+@pytest.fixture(scope="module")
+def en_zh():
+    """en -> zh engine."""
+    return LexiconTranslator("en", "zh")
+
+
+def test_lexicon_words_and_placeholders(zh_en, en_zh):
     assert en_zh.translate(["New York police [E0] eat apples"]) == ["纽约警察 [E0] 吃苹果"]
-    zh_en = LexiconTranslator("zh", "en")
     assert zh_en.translate(["我们在纽约[E1]吃苹果"]) == ["we exist New York [E1] eat apple"]
     assert zh_en.translate(["你好，世界！"]) == ["hello , world !"]  # ASCII punctuation in English
     assert en_zh.translate(["Hello, world!"]) == ["喂 ， 世界 ！"]
+    assert LEXICON_VERSION in en_zh.model  # the cache key changes with the logic
+
+
+def test_names_translate_as_names(zh_en):
+    # Real CC-CEDICT entries: a township entry and a Samsung entry; descriptive tails.
+    entries = [e for e in cedict_entries() if e["simplified"] == "三星"]
+    assert any("Township" in d for e in entries for d in e["definitions"])
+    assert best_gloss("三星", entries) == "Samsung"
+    assert zh_en.translate(["三星", "龙岩", "成都", "丹东市", "马化腾"]) == [
+        "Samsung",
+        "Longyan",
+        "Chengdu",
+        "Dandong",
+        "Ma Huateng",
+    ]
+    assert name_of("Chengdu subprovincial city and capital of Sichuan province 四川 in China") == (
+        "Chengdu"
+    )
+    assert name_of("name of various places including Gold Coast") == "Gold Coast"
+
+
+def test_names_cc_cedict_lacks_are_pinyin(zh_en):
+    # 托雷斯 and 姆巴(佩) are in jieba's dictionary, not CC-CEDICT: no "ask thunder this".
+    assert zh_en.translate(["托雷斯", "姆巴佩", "王俊凯"]) == ["Tuoleisi", "Mubapei", "Wang Junkai"]
+
+
+def test_no_descriptive_glosses_or_stray_script(zh_en):
+    assert clean_gloss(
+        "Sanxing Township in Yilan County 宜蘭縣|宜兰县[Yi2 lan2 Xian4], Taiwan"
+    ) == ("Sanxing Township in Yilan County, Taiwan")
+    assert clean_gloss("(bound form) used in 鄭重|郑重[zheng4 zhong4] and x") == "used in and x"
+    # 噶 is only "used for its phonetic value"; 个 is a classifier; 了/呀 are particles.
+    phonetic = [e for e in cedict_entries() if e["simplified"] == "噶"]
+    assert any("phonetic" in d for e in phonetic for d in e["definitions"])
+    out = zh_en.translate(["噶", "一个人", "你好呀", "个", "来了"])
+    assert not any(CJK.search(o) or "phonetic" in o for o in out)
+    assert out[1:4] == ["a person", "hello", "Ge"] and "come" in out[4]
+
+
+def test_inflected_english_and_function_words(en_zh):
+    words = ["went", "getting", "met", "has", "into", "could"]
+    assert en_zh.translate(words) == ["去", "得到", "见", "有", "进入", "能"]
+    assert en_zh.translate(["made"]) == en_zh.translate(["make"]) == ["使"]  # simplemma lemma
+    assert en_zh.translate(["He was born", "Obama ' s dog", "I don ' t care &amp; go"]) == [
+        "他是出生",
+        "Obama 的狗",
+        "我不关怀和去",
+    ]
 
 
 def test_lexicon_file_takes_precedence(tmp_path):

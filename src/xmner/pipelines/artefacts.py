@@ -49,6 +49,10 @@ def translated_train(
     t = cfg.translate
     model = t.model_en2zh if direction.name == "en2zh" else t.model_zh2en
     key = content_hash(t.engine, model, t.lexicon, direction.name, posts_hash(source_posts))
+    if t.engine == "lexicon":  # the lexicon engine's logic changes with the code, not a model
+        from xmner.translate.lexicon import LEXICON_VERSION
+
+        key = content_hash(key, LEXICON_VERSION)
     out_dir = cache / "translations" / f"{direction.name}-{t.engine}-{key}"
     target_path, report_path = out_dir / "train.txt", out_dir / "report.json"
     if target_path.exists() and report_path.exists():

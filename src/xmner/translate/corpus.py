@@ -21,8 +21,18 @@ from xmner.data.corpus import Post
 from xmner.data.tags import spans_from_tags
 from xmner.translate.backends import Translator
 from xmner.translate.cache import cache_key
-from xmner.translate.placeholder import ENTITY, Masked, Restored, has_placeholder, mask, restore
+from xmner.translate.placeholder import (
+    ENTITY,
+    Masked,
+    Restored,
+    has_placeholder,
+    join_tokens,
+    mask,
+    restore,
+    strip_placeholders,
+)
 from xmner.translate.projection import project, type_mapping
+from xmner.translate.quality import QualityReport, quality_summary
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +75,7 @@ class TranslationReport:
     fallbacks_failed: int = 0
     projection_f1: dict[str, dict[str, float]] = field(default_factory=dict)
     lost: list[dict[str, str]] = field(default_factory=list)  # post, type, text, why
+    quality: dict = field(default_factory=dict)  # QualityReport.to_dict() of the output
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -86,6 +97,8 @@ class TranslationReport:
             lines.append(
                 f"  {typ:6s} P {prf['precision']:.3f} R {prf['recall']:.3f} F1 {prf['f1']:.3f}"
             )
+        if self.quality:
+            lines += quality_summary(self.quality)
         return "\n".join(lines)
 
 
@@ -167,7 +180,7 @@ def translate_corpus(
     report = TranslationReport(source.name, target.name, engine, model, posts=len(posts))
     report.fallbacks, report.fallbacks_failed = len(used_fallback), len(retry) - len(used_fallback)
     out_posts = _project_all(
-        posts, masked, restored, table, tgt, target, mapping, drop_failed, report
+        posts, masked, restored, table, (src, tgt), target, mapping, drop_failed, report
     )
     return out_posts, report
 
@@ -177,13 +190,15 @@ def _project_all(
     masked: list[Masked],
     restored: list[Restored],
     table: dict[str, str],
-    tgt: str,
+    langs: tuple[str, str],
     target: CorpusSpec,
     mapping: dict[str, str],
     drop_failed: bool,
     report: TranslationReport,
 ) -> list[Post]:
+    src, tgt = langs
     n_in, n_out, n_lost, tp = Counter(), Counter(), Counter(), Counter()
+    quality = QualityReport(src, tgt)
     out_posts = []
     for post, m, r in zip(posts, masked, restored, strict=True):
         entities = m.of_kind(ENTITY)
@@ -210,6 +225,7 @@ def _project_all(
             out_posts.append(
                 Post(post.id, proj.tokens, tags, list(post.image_ids), tgt, target.name)
             )
+            _add_quality(quality, post, m, r, proj.entity_texts, out_posts[-1])
         for it, why in missing:
             typ = mapping.get(it.label, it.label)
             n_lost[typ] += 1
@@ -223,10 +239,30 @@ def _project_all(
         if report.entities_in[typ] != report.entities_projected[typ] + report.entities_lost[typ]:
             raise AssertionError(f"entity accounting broken for {typ}: {report}")
     report.projection_f1 = _f1(n_in, n_out, tp, types)
+    report.quality = quality.to_dict()
     leaks = [p.id for p in out_posts if has_placeholder("".join(p.tokens))]
     if leaks:
         raise AssertionError(f"placeholders leaked into posts {leaks[:5]}")
     return out_posts
+
+
+def _add_quality(
+    quality: QualityReport,
+    post: Post,
+    m: Masked,
+    r: Restored,
+    entity_texts: dict[int, str],
+    out: Post,
+) -> None:
+    """Feed one projected post to the quality report (protected items set aside)."""
+    output = " ".join(strip_placeholders(s.text) for s in r.segments if s.item is None)
+    entities = [
+        (it.end - it.start, entity_texts[it.index])
+        for it in m.of_kind(ENTITY)
+        if it.index in entity_texts
+    ]
+    shown = (join_tokens(post.tokens, quality.src), join_tokens(out.tokens, quality.tgt))
+    quality.add(post.id, strip_placeholders(m.text), output, entities, shown)
 
 
 def _with_total(counts: Counter, types: list[str]) -> dict[str, int]:

@@ -58,6 +58,7 @@ class Projection:
     projected: list[Item] = field(default_factory=list)
     copied: list[Item] = field(default_factory=list)  # empty translation: source surface used
     lost: list[Item] = field(default_factory=list)
+    entity_texts: dict[int, str] = field(default_factory=dict)  # index -> text projected
 
 
 def keep_tokens(item: Item, lang: str) -> list[str]:
@@ -87,9 +88,10 @@ def project(
             out.tokens += toks
             out.tags += ["O"] * len(toks)
             continue
-        toks = tokenize(strip_placeholders(entity_texts.get(item.index, "")), lang)
+        text = strip_placeholders(entity_texts.get(item.index, ""))
+        toks = tokenize(text, lang)
         if not toks:
-            toks = tokenize(item.text, lang)
+            text, toks = item.text, tokenize(item.text, lang)
             out.copied.append(item)
         if not toks:
             out.lost.append(item)
@@ -97,5 +99,6 @@ def project(
         label = mapping.get(item.label, item.label)
         out.tokens += toks
         out.tags += [f"B-{label}"] + [f"I-{label}"] * (len(toks) - 1)
+        out.entity_texts[item.index] = text
         out.projected.append(item)
     return out
