@@ -30,6 +30,7 @@ def test_word_translation_on_a_hand_made_case():
     m = word_translation(src, tgt, pairs, ks=(1,), knn=1)
     assert m["p_at_1_nn"] == m["p_at_1_csls"] == 5 / 6
     assert (m["n_test_pairs"], m["n_test_words"]) == (6, 6)
+    assert set(m) == {"p_at_1_nn", "p_at_1_csls", "n_test_pairs", "n_test_words"}  # ks kept
 
 
 def test_word_translation_with_max_rank_drops_rare_targets_and_keeps_rare_queries():
