@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test reproduce setup lint clean
+.PHONY: test reproduce setup lint clean mutate
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,5 +27,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# Mutation testing of the modules that decide the numbers ([tool.mutmut] in pyproject.toml;
+# docs/testing.md). Slow: MUTANTS='xmner.eval.metrics.*' runs one module. Results are cached
+# in mutants/ until the sources or tests change.
+MUTANTS ?=
+mutate: $(STAMP)
+	HF_HUB_OFFLINE=1 XMNER_SHARED_DIR=$(abspath ../shared) nice -n 10 $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info mutants

@@ -13,8 +13,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-DATA_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-FIXTURES_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+# XMNER_SHARED_DIR: for runs from a copy of the tree elsewhere (make mutate runs in mutants/).
+SHARED = Path(os.environ.get("XMNER_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+DATA_ROOT = SHARED / "data"
+FIXTURES_ROOT = SHARED / "fixtures"
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ valid BIO aligned with tokens, ids kept, and every entity projected or counted a
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -34,6 +35,37 @@ def marian_dir(data_root, tmp_path_factory):
     texts = [join_tokens(p.tokens, "en") for p in load_split("twitter2015", "dev", data_root)]
     texts += [join_tokens(p.tokens, "zh") for p in load_split("cmner", "dev", data_root)[:400]]
     return build_random_marian(tmp_path_factory.mktemp("marian"), texts)
+
+
+def _lively(model):
+    """Weights ~ N(0, 9 / fan_in): a random model whose output depends on its input.
+
+    At the default init (std 0.02) a tiny random translator says nearly the same thing
+    whatever it reads, which would hide outputs written back to the wrong inputs.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) * 3 * p.shape[1] ** -0.5)
+    return model
+
+
+@pytest.fixture(scope="module")
+def lively_marian_dir(marian_dir, tmp_path_factory):
+    from transformers import MarianMTModel
+
+    out = tmp_path_factory.mktemp("lively") / "marian"
+    shutil.copytree(marian_dir, out)
+    _lively(MarianMTModel.from_pretrained(out)).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def lively_ct2_dir(lively_marian_dir, tmp_path_factory):
+    return convert_model(str(lively_marian_dir), tmp_path_factory.mktemp("lively_ct2") / "m")
 
 
 @pytest.fixture(scope="module")
@@ -132,26 +164,29 @@ def test_cli_convert_then_translate_with_ctranslate2(marian_dir, data_root, tmp_
     )
 
 
-def test_hf_seq2seq_engine_forces_the_target_language(tmp_path, posts):
+@pytest.fixture(scope="module")
+def m2m_dir(posts, tmp_path_factory):
+    """A tiny random M2M100 with a sentencepiece vocabulary trained here (hf-seq2seq engine)."""
     import sentencepiece as spm
+    import torch
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    out = tmp_path_factory.mktemp("m2m")
 
     texts = [join_tokens(p.tokens, "en") for p in posts] + ["我们在纽约吃苹果"] * 5
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
-        model_prefix=str(tmp_path / "spm"),
+        model_prefix=str(out / "spm"),
         vocab_size=300,
         hard_vocab_limit=False,
         minloglevel=2,
     )
-    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "spm.model"))
+    sp = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for i in range(sp.get_piece_size()):
         vocab.setdefault(sp.id_to_piece(i), len(vocab))
-    (tmp_path / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    tok = M2M100Tokenizer(
-        vocab_file=str(tmp_path / "vocab.json"), spm_file=str(tmp_path / "spm.model")
-    )
+    (out / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    tok = M2M100Tokenizer(vocab_file=str(out / "vocab.json"), spm_file=str(out / "spm.model"))
     config = M2M100Config(
         vocab_size=max(tok.lang_token_to_id.values()) + 9,
         d_model=16,
@@ -167,10 +202,53 @@ def test_hf_seq2seq_engine_forces_the_target_language(tmp_path, posts):
         eos_token_id=2,
         decoder_start_token_id=2,
     )
-    M2M100ForConditionalGeneration(config).save_pretrained(tmp_path)
-    tok.save_pretrained(tmp_path)
-    engine = make_translator("hf-seq2seq", "en", "zh", str(tmp_path), max_new_tokens=4, num_beams=1)
+    torch.manual_seed(0)
+    _lively(M2M100ForConditionalGeneration(config)).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_hf_seq2seq_engine_forces_the_target_language(m2m_dir, posts):
+    from transformers import M2M100Tokenizer
+
+    tok = M2M100Tokenizer.from_pretrained(m2m_dir)
+    engine = make_translator("hf-seq2seq", "en", "zh", str(m2m_dir), max_new_tokens=4, num_beams=1)
     assert engine.tgt_code == "zh" and engine.bos == tok.get_lang_id("zh")
     assert engine.tokenizer.src_lang == "en"
     out, report = translate_corpus(posts[:4], engine, source="twitter2015", target="cmner")
     _check(out, posts[:4], report)
+
+
+# --- batching: length-sorted batches must give each input its own translation ---------------
+BATCH_TEXTS = [
+    "a b",
+    "the storm hit new york city on monday morning",
+    "obama",
+    "we ate apples in paris",
+    "rt @user : great game tonight",
+    "london",
+    "the quick brown fox jumps over the lazy dog again and again",
+]
+
+
+def _engine(kind, marian_dir, ct2_dir, m2m_dir, batch_size):
+    """The engine ``kind`` with short outputs and beam search over length-sorted batches."""
+    if kind == "marian":
+        return MarianTranslator(
+            "en", "zh", str(marian_dir), batch_size=batch_size, max_new_tokens=8, num_beams=2
+        )
+    if kind == "hf-seq2seq":
+        return make_translator("hf-seq2seq", "en", "zh", str(m2m_dir), batch_size=batch_size,
+                               max_new_tokens=8, num_beams=2)  # fmt: skip
+    return make_translator("ctranslate2", "en", "zh", str(ct2_dir), batch_size=batch_size,
+                           max_decoding_length=8, beam_size=2)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["marian", "hf-seq2seq", "ctranslate2"])
+def test_batch_translates_each_sentence_as_alone(kind, lively_marian_dir, lively_ct2_dir, m2m_dir):
+    engine = _engine(kind, lively_marian_dir, lively_ct2_dir, m2m_dir, batch_size=3)
+    alone = [engine.translate([t])[0] for t in BATCH_TEXTS]
+    # the output depends on the input, or the comparisons below would prove nothing
+    assert len(set(alone)) >= 4, alone
+    assert engine.translate(BATCH_TEXTS) == alone
+    assert engine.translate(BATCH_TEXTS[::-1]) == alone[::-1]

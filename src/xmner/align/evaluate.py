@@ -1,4 +1,4 @@
-"""Word-translation precision (P@1/5/10, NN and CSLS) and MUSE's unsupervised criterion.
+"""Word-translation precision (P@1/5/10, NN and CSLS retrieval).
 
 A source word counts as translated at k if any of its gold targets is among its k best
 retrieved target rows (MUSE's convention). Q test source words, M target rows.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from xmner.align.procrustes import csls_topk, induce_dictionary, nn_topk
+from xmner.align.procrustes import csls_topk, nn_topk
 
 
 def precision_at_k(
@@ -71,17 +71,3 @@ def _positions(queries: torch.Tensor, pool_rank: int) -> torch.Tensor:
     beyond = queries >= pool_rank
     pos[beyond] = pool_rank + torch.arange(int(beyond.sum()))
     return pos
-
-
-def unsupervised_criterion(
-    src_mapped: torch.Tensor,
-    tgt: torch.Tensor,
-    *,
-    words: int = 10000,
-    knn: int = 10,
-    coarse: torch.dtype = torch.bfloat16,
-) -> float:
-    """MUSE's model-selection score: mean cosine of the CSLS translations of frequent words."""
-    return induce_dictionary(
-        src_mapped, tgt, max_rank=words, knn=knn, criterion_words=words, coarse=coarse
-    ).criterion

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from xmner.align.embeddings import Embeddings
 from xmner.align.procrustes import csls_topk
@@ -129,8 +128,3 @@ def induce_lexicon(
 def write_lexicon(path: str | Path, pairs: Iterable[tuple[str, str]]) -> None:
     """``src tgt`` per line, atomically (the translate package's ``lexicon`` engine reads it)."""
     write_text(path, "".join(f"{s} {t}\n" for s, t in pairs))
-
-
-def mapped(emb: Embeddings, w: torch.Tensor) -> Embeddings:
-    """``emb`` with every row multiplied by the mapping ``w`` (D, D)."""
-    return emb.with_vectors(emb.tensor() @ w)

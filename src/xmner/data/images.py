@@ -99,8 +99,11 @@ def vgg16_extractor(weights: str | None = "DEFAULT") -> RegionExtractor:
     """VGG-16 pool5 regions (49 x 512) from torchvision (``pip install xmner[vision]``)."""
     try:
         from torchvision.models import vgg16
-    except ImportError as e:
-        raise ImportError("VGG-16 features need torchvision: pip install 'xmner[vision]'") from e
+    except (ImportError, RuntimeError) as e:  # RuntimeError: a CUDA torchvision beside CPU torch
+        raise ImportError(
+            "VGG-16 features need a torchvision built for this torch "
+            f"(pip install 'xmner[vision]'): {type(e).__name__}: {e}"
+        ) from e
     features = vgg16(weights=weights).features  # ends with pool5
     return RegionExtractor("vgg16", features, features)
 

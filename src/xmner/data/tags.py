@@ -49,20 +49,6 @@ def spans_from_tags(tags: list[str]) -> list[Span]:
     return spans
 
 
-def tags_from_spans(length: int, spans: list[Span]) -> list[str]:
-    """BIO tags of ``length`` tokens with the given non-overlapping spans."""
-    tags = ["O"] * length
-    for span in sorted(spans, key=lambda s: s.start):
-        if not 0 <= span.start < span.end <= length:
-            raise ValueError(f"span {span} outside 0..{length}")
-        if any(t != "O" for t in tags[span.start : span.end]):
-            raise ValueError(f"span {span} overlaps another span")
-        tags[span.start] = f"B-{span.label}"
-        for i in range(span.start + 1, span.end):
-            tags[i] = f"I-{span.label}"
-    return tags
-
-
 def rename_types(tags: list[str], mapping: dict[str, str]) -> list[str]:
     """Rename entity types in BIO tags, e.g. ``{"OTHER": "MISC"}``."""
     out = []

@@ -76,12 +76,6 @@ class UMTConfig:
         if self.freeze_bottom_layers < 0:
             raise ValueError(f"freeze_bottom_layers must be >= 0, got {self.freeze_bottom_layers}")
 
-    @classmethod
-    def for_corpus(cls, corpus: str, **overrides: Any) -> UMTConfig:
-        """The paper's defaults for ``cmner`` (batch 16, 256 sub-words) or Twitter (32, 128)."""
-        base = {"batch_size": 32, "max_len": 128} if corpus.startswith("twitter") else {}
-        return cls(**{**base, **overrides})
-
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-ready dict."""
         return dataclasses.asdict(self)
