@@ -53,6 +53,8 @@ class ModelSection:
     """One model's configuration, its training stages, and (UMT) its encoder."""
 
     config: dict = field(default_factory=dict)  # fields of ACNConfig / UMTConfig
+    # per target corpus, fields of ``config`` that differ there (each corpus its own recipe)
+    target_config: dict = field(default_factory=dict)  # e.g. {cmner = {dropout = 0.3}}
     backbone: str = "resnet152"  # image regions: resnet152 | vgg16 (torchvision) | dir / hub id
     bert: str | None = None  # UMT: hub id or local dir of a (multilingual) BERT
     bert_config: dict = field(default_factory=dict)  # UMT in tests: a random BERT of this shape

@@ -199,7 +199,13 @@ def prepare_umt(ctx: Context) -> None:
         )
 
 
-def build_model(ctx: Context, model: str, use_images: bool) -> torch.nn.Module:
+def model_config(ctx: Context, model: str, target: str) -> dict:
+    """The model's config fields for cells whose target corpus is ``target``."""
+    section = getattr(ctx.cfg, model)
+    return {**section.config, **section.target_config.get(target, {})}
+
+
+def build_model(ctx: Context, model: str, use_images: bool, target: str) -> torch.nn.Module:
     """A fresh model with the unified label set (seeded by the caller)."""
     from xmner.config import from_dict
 
@@ -207,7 +213,7 @@ def build_model(ctx: Context, model: str, use_images: bool) -> torch.nn.Module:
         from xmner.models.acn import ACN, ACNConfig
 
         res = ctx.resources["acn"]
-        raw = {**ctx.cfg.acn.config, "use_images": use_images}
+        raw = {**model_config(ctx, model, target), "use_images": use_images}
         if res["embeddings"] is not None:
             raw["word_dim"] = int(res["embeddings"].shape[1])
         config = from_dict(ACNConfig, raw, "acn.config")
@@ -216,7 +222,7 @@ def build_model(ctx: Context, model: str, use_images: bool) -> torch.nn.Module:
     from xmner.models.umt import UMT, UMTConfig
 
     section = ctx.cfg.umt
-    raw = {**section.config, "use_images": use_images}
+    raw = {**model_config(ctx, model, target), "use_images": use_images}
     tokenizer = ctx.resources["umt"]["tokenizer"]
     if section.bert_config:
         raw["bert_config"] = {**section.bert_config, "vocab_size": len(tokenizer)}
@@ -313,7 +319,7 @@ def run_cell(ctx: Context, cell: Cell) -> dict:
         "images": images, "table": cell.table, "key": key, "experiment": asdict(cfg),
     })  # fmt: skip
     torch.manual_seed(seed)
-    model = build_model(ctx, model_name, use_images)
+    model = build_model(ctx, model_name, use_images, d.target)
     frozen_before, trainable_before = fingerprint(_frozen(model)), fingerprint(_trainable(model))
     target_dev = ctx.corpora[d.target, "dev"]
     stages, fingerprints = [], {}
