@@ -19,6 +19,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from xmner.textfile import TextFileError, read_text
+
 T = TypeVar("T")
 
 
@@ -30,9 +32,11 @@ def read_toml(path: str | Path) -> dict:
     """Parse a TOML file; syntax errors name the file and line."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_text(path, what="TOML tables and keys"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: {err}") from None
+    except TextFileError as err:
+        raise ConfigError(str(err)) from None
 
 
 def merge(base: dict, update: dict) -> dict:
@@ -113,7 +117,12 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(fields)}")
     kwargs = {key: _check(hints[key], value, f"{where}.{key}") for key, value in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:  # a __post_init__ check
+        raise ConfigError(f"{where}: {err}") from None
 
 
 def to_dict(obj: Any) -> dict:
@@ -122,11 +131,29 @@ def to_dict(obj: Any) -> dict:
 
 
 def load_config(cls: type[T], files: list[str | Path], overrides: list[str] | None = None) -> T:
-    """Merge TOML ``files`` in order, then ``--set`` overrides, into dataclass ``cls``."""
+    """Merge TOML ``files`` in order, then ``--set`` overrides, into dataclass ``cls``.
+
+    An error names the file or the ``--set`` override whose value first makes the config wrong.
+    """
+    layers = [(str(path), read_toml(path)) for path in files]
+    layers += [(f"--set {text!r}", parse_override(text)) for text in overrides or []]
     data: dict = {}
-    for path in files:
-        data = merge(data, read_toml(path))
-    where = str(files[-1]) if files else "config"
-    for text in overrides or []:
-        data = merge(data, parse_override(text))
-    return from_dict(cls, data, where)
+    for _, layer in layers:
+        data = merge(data, layer)
+    try:
+        return from_dict(cls, data, str(files[-1]) if files else "config")
+    except ConfigError as final:
+        raise _culprit(cls, layers) or final from None
+
+
+def _culprit(cls: type, layers: list[tuple[str, dict]]) -> ConfigError | None:
+    """The error of the first layer after which the merged config stops loading."""
+    data: dict = {}
+    for source, layer in layers:
+        data = merge(data, layer)
+        override = source.startswith("--set")
+        try:
+            from_dict(cls, data, "config" if override else source)
+        except ConfigError as err:
+            return ConfigError(f"{source}: {err}") if override else err
+    return None
