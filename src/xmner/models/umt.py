@@ -499,7 +499,9 @@ def import_authors_checkpoint(
 
     ``state`` is the dict or a ``.safetensors`` / ``.bin`` file. Their classifier and CRF rows
     for padding, ``X``, ``[CLS]`` and ``[SEP]`` are dropped; the rows of ``model.labels`` are
-    kept, matched by name (``OTHER`` and ``MISC`` are taken as one type).
+    kept, matched by name (``OTHER`` and ``MISC`` are taken as one type). Their CRFs run over
+    ``[CLS] .. [SEP]``; ours over words, so the start and end scores fold in the transitions
+    from ``[CLS]`` and to ``[SEP]`` (see ``_word_level_crf``).
     """
     if not model.config.use_images:
         raise ValueError("the authors' UMT is multimodal: build the model with use_images=True")
@@ -507,6 +509,8 @@ def import_authors_checkpoint(
         state = _read_state(Path(state))
     rows = _rows(model.labels, list(reference_labels))
     span_rows = _rows(list(SPAN_LABELS), list(reference_span_labels))
+    references = {"crf": list(reference_labels), "aux_crf": list(reference_span_labels)}
+    crfs: dict[str, dict[str, torch.Tensor]] = {"crf": {}, "aux_crf": {}}
     ours: dict[str, torch.Tensor] = {}
     for name, value in state.items():
         name = name.removeprefix("module.")
@@ -519,15 +523,40 @@ def import_authors_checkpoint(
         if head in ("classifier", "aux_classifier"):
             value = value[rows if head == "classifier" else span_rows]
         elif head in ("crf", "aux_crf"):
-            r = rows if head == "crf" else span_rows
-            value = value[r][:, r] if leaf == "transitions" else value[r]
-            name = f"{head}.crf.{leaf}"
+            crfs[head][leaf] = value
+            continue
         ours[name] = value
+    for head, r in (("crf", rows), ("aux_crf", span_rows)):
+        if crfs[head]:
+            word_crf = _word_level_crf(crfs[head], r, references[head], head)
+            ours.update({f"{head}.crf.{leaf}": v for leaf, v in word_crf.items()})
     missing, unexpected = model.load_state_dict(ours, strict=False)
     if missing or unexpected:
         raise ValueError(
             f"checkpoint does not match UMT: missing {missing[:8]}, unexpected {unexpected[:8]}"
         )
+
+
+def _word_level_crf(
+    crf: Mapping[str, torch.Tensor], rows: list[int], reference: list[str], head: str
+) -> dict[str, torch.Tensor]:
+    """The authors' CRF over ``[CLS] w1 .. wn [SEP]`` as a CRF over the words' labels ``rows``.
+
+    A real label never starts or ends their sequences, so the start score of label j is
+    ``start[CLS] + trans[CLS, j]`` and its end score ``trans[j, SEP] + end[SEP]``; with one
+    sub-word per word both CRFs then rank every label path alike.
+    """
+    leaves = ("transitions", "start_transitions", "end_transitions")
+    if sorted(crf) != sorted(leaves):
+        raise ValueError(f"checkpoint's {head} holds {sorted(crf)}, expected {list(leaves)}")
+    if "[CLS]" not in reference or "[SEP]" not in reference:
+        raise ValueError(f"the checkpoint's labels {reference} lack '[CLS]' or '[SEP]'")
+    trans, cls, sep = crf["transitions"], reference.index("[CLS]"), reference.index("[SEP]")
+    return {
+        "transitions": trans[rows][:, rows],
+        "start_transitions": crf["start_transitions"][cls] + trans[cls, rows],
+        "end_transitions": trans[rows, sep] + crf["end_transitions"][sep],
+    }
 
 
 def _rows(labels: list[str], reference: list[str]) -> list[int]:
