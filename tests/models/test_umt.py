@@ -263,6 +263,33 @@ def test_images_and_masks(cmner_posts):
         collate([(cmner_posts[0], torch.zeros(49, 8))])
 
 
+def test_no_image_is_a_learned_blank_image(cmner_posts):
+    """A post without an image goes through the image path with a blank (all-zero) image: the
+    same as a zero image seen in full, whatever the masked regions hold, and still trained."""
+    torch.manual_seed(0)
+    tok = make_tokenizer(cmner_posts)
+    model = UMT(tiny_config(), LABELS, tok).eval()
+    batch = model.collator()(cmner_posts[:3])  # no images
+    ids, att = batch["input_ids"], batch["attention_mask"]
+    off = torch.zeros(3, 49, dtype=torch.bool)
+    with torch.no_grad():
+        blank = model.scores(ids, att, batch["regions"], off)["emissions"]
+        junk = model.scores(ids, att, torch.randn(3, 49, 16), off)["emissions"]
+        zero_seen = model.scores(ids, att, torch.zeros(3, 49, 16), ~off)["emissions"]
+        photo = model.scores(ids, att, torch.randn(3, 49, 16), ~off)["emissions"]
+        mixed_mask = off.clone()
+        mixed_mask[1] = True  # the second post has an image, the others not
+        mixed = model.scores(ids, att, torch.randn(3, 49, 16), mixed_mask)["emissions"]
+    assert torch.equal(blank, junk)  # masked regions are ignored
+    torch.testing.assert_close(blank, zero_seen, atol=1e-5, rtol=0)  # = a blank image
+    assert not torch.allclose(blank, photo, atol=1e-3)  # an image does change the scores
+    assert torch.equal(mixed[[0, 2]], blank[[0, 2]])  # a neighbour's image changes nothing
+    model.train()
+    model.loss(batch).backward()  # the blank image is learned: the image modules get gradients
+    assert model.vismap2text.bias.grad.abs().sum() > 0 and model.gate.weight.grad.abs().sum() > 0
+    assert not model.vismap2text.weight.grad.any()  # ... but no region value reaches them
+
+
 # ----------------------------------------------------------------------------- training
 
 
