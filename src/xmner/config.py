@@ -8,9 +8,11 @@ those, dicts, or nested dataclasses.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +24,7 @@ else:  # pragma: no cover
 from xmner.textfile import TextFileError, read_text
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -123,6 +126,15 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
         raise
     except (ValueError, TypeError) as err:  # a __post_init__ check
         raise ConfigError(f"{where}: {err}") from None
+
+
+def drop_legacy_keys(data: Mapping[str, Any], legacy: Iterable[str], what: str) -> dict:
+    """``data`` without the ``legacy`` keys (settings a class no longer has); logs the dropped."""
+    legacy = set(legacy)
+    dropped = sorted(legacy & set(data))
+    if dropped:
+        log.info("%s: dropped legacy key(s) %s (no longer read)", what, dropped)
+    return {k: v for k, v in data.items() if k not in legacy}
 
 
 def to_dict(obj: Any) -> dict:

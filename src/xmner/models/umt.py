@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xmner.config import drop_legacy_keys
 from xmner.data.corpus import Post
 from xmner.models.crf import CRFHead
 
@@ -42,11 +43,16 @@ REFERENCE_LABELS = (
 REFERENCE_SPAN_LABELS = ("[pad]", "O", "B", "I", "X", "[CLS]", "[SEP]")
 _TYPE_ALIASES = {"OTHER": "MISC", "MISC": "OTHER"}
 _MASKED = -10000.0  # the authors' additive mask value
+#: Settings older checkpoints' configs hold but nothing read: the stage's (``StageConfig``) govern.
+LEGACY_KEYS = ("lr", "warmup", "batch_size")
 
 
 @dataclass
 class UMTConfig:
-    """Sizes, switches and training defaults of UMT (JSON-serialisable)."""
+    """Sizes and switches of UMT (JSON-serialisable).
+
+    Optimiser, learning rate, warm-up and batch size are the training stage's (``StageConfig``).
+    """
 
     bert: str = "bert-base-multilingual-cased"  # hub id or local dir
     bert_config: dict[str, Any] | None = None  # build a random encoder from this instead
@@ -60,16 +66,12 @@ class UMTConfig:
     txt2txt_layers: int = 1
     alpha: float = 0.5  # weight of the main classifier against the converted span scores
     beta: float = 0.5  # weight of the auxiliary span CRF loss
-    lr: float = 5e-5  # AdamW
-    warmup: float = 0.1  # fraction of steps with linear warm-up
-    batch_size: int = 16
 
     def __post_init__(self) -> None:
         if self.max_len < 3:
             raise ValueError(f"max_len must be >= 3 (room for [CLS] w [SEP]), got {self.max_len}")
-        for name in ("alpha", "warmup"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         for name in ("txt2img_layers", "img2txt_layers", "txt2txt_layers", "regions"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -82,7 +84,9 @@ class UMTConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> UMTConfig:
-        """Rebuild from ``to_dict``; unknown keys are an error."""
+        """Rebuild from ``to_dict``; unknown keys are an error, except keys of older versions
+        (``LEGACY_KEYS``), which are dropped with a log line."""
+        d = drop_legacy_keys(d, LEGACY_KEYS, "UMTConfig")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
