@@ -160,7 +160,7 @@ def test_text_only_config_has_no_image_parameters_and_ignores_regions(cmner):
 # --- embeddings ------------------------------------------------------------------------
 def _step(model: ACN, posts) -> None:
     model.train()
-    opt = model.make_optimizer()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     batch = model.collator()([(p, torch.randn(R, D)) for p in posts[:4]])
     opt.zero_grad()
     model.loss(batch).backward()

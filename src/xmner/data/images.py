@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from xmner.data.corpus import Post
-from xmner.io import atomic_open
+from xmner.io import atomic_open, file_hash
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,21 @@ _PREPROCESS = f"rgb-resize{SIZE}-bilinear-imagenet-v1"  # part of every cache ke
 
 
 def load_pixels(path: str | Path) -> torch.Tensor:
-    """An image as a normalised (3, 224, 224) tensor; raises OSError/ValueError when unreadable."""
+    """An image as a normalised (3, 224, 224) tensor; raises OSError/ValueError when unreadable.
+
+    An image over PIL's decompression-bomb limit (its warning as well as its error) is
+    unreadable too: a ValueError, never a huge decode.
+    """
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
-        x = np.asarray(im, dtype=np.float32) / 255.0  # (224, 224, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as im:
+                im = im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+                x = np.asarray(im, dtype=np.float32) / 255.0  # (224, 224, 3)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ValueError(f"too many pixels (PIL's decompression-bomb limit): {e}") from None
     x = (x - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
     return torch.from_numpy(x).permute(2, 0, 1).contiguous()
 
@@ -108,8 +118,14 @@ def vgg16_extractor(weights: str | None = "DEFAULT") -> RegionExtractor:
     return RegionExtractor("vgg16", features, features)
 
 
+def cache_key(path: str | Path) -> str:
+    """An image's cache key: its stem and a hash of its bytes (one name, two images: two keys)."""
+    return f"{Path(path).stem}-{file_hash(path)}"
+
+
 class FeatureCache:
-    """One ``.pt`` file of (R, D) regions per image under ``root/<backbone identity>/``."""
+    """One ``.pt`` file of (R, D) regions per image under ``root/<backbone identity>/``, named
+    by :func:`cache_key`."""
 
     def __init__(self, root: str | Path, identity: str):
         self.dir = Path(root) / identity
@@ -198,24 +214,27 @@ def image_features(
     cache = FeatureCache(cache_dir, extractor.identity) if cache_dir is not None else None
     out: list[torch.Tensor | None] = [None] * len(paths)
     todo: list[tuple[int, torch.Tensor]] = []
+    keys: list[str | None] = [None] * len(paths)
     for i, p in enumerate(paths):
-        hit = cache.get(p.stem) if cache else None
-        if hit is not None:
-            out[i] = hit
-            report.cache_hits += 1
-            continue
         try:
-            todo.append((i, load_pixels(p)))
+            keys[i] = cache_key(p) if cache else None
+            hit = cache.get(keys[i]) if cache else None
+            if hit is None:
+                todo.append((i, load_pixels(p)))
         except (OSError, ValueError, SyntaxError) as e:
             log.warning("unreadable image %s: %s", p, e)
             report.corrupt.append(str(p))
+            continue
+        if hit is not None:
+            out[i] = hit
+            report.cache_hits += 1
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
         feats = extractor(torch.stack([x for _, x in chunk]))  # (N, R, D)
         for (i, _), f in zip(chunk, feats, strict=True):
             out[i] = f
             if cache:
-                cache.put(paths[i].stem, f)
+                cache.put(keys[i], f)
         report.computed += len(chunk)
     report.images_used += sum(f is not None for f in out)
     return out

@@ -18,7 +18,8 @@ its emissions are exactly those of the text branch.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from xmner.config import drop_legacy_keys
 from xmner.data.corpus import Post
 from xmner.models.attention import additive_scores, masked_softmax, ragged_additive_scores
 from xmner.models.crf import CRFHead
@@ -43,9 +45,16 @@ from xmner.models.vocab import (
 log = logging.getLogger(__name__)
 
 
+#: Settings older checkpoints' configs hold but nothing read: the stage's (``StageConfig``) govern.
+LEGACY_KEYS = ("lr", "finetune_lr", "batch_size")
+
+
 @dataclass
 class ACNConfig:
-    """ACN sizes and training defaults (the paper's, with 300-d embeddings for CMNER)."""
+    """ACN sizes and switches (the paper's, with 300-d embeddings for CMNER).
+
+    Optimiser, learning rate and batch size are the training stage's (``StageConfig``).
+    """
 
     word_dim: int = 300
     bigram_dim: int = 0  # > 0: add a trained embedding of each token joined to the next
@@ -64,9 +73,6 @@ class ACNConfig:
     max_len: int = 250
     dropout: float = 0.5
     freeze_embeddings: bool = True  # applies to a given pretrained matrix only
-    lr: float = 1e-3
-    finetune_lr: float = 1e-4
-    batch_size: int = 16
 
     def __post_init__(self) -> None:
         self.char_kernels = tuple(int(k) for k in self.char_kernels)
@@ -84,6 +90,20 @@ class ACNConfig:
         d = asdict(self)
         d["char_kernels"] = list(self.char_kernels)
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ACNConfig:
+        """Rebuild from ``to_dict``; unknown keys are an error, except keys of older versions
+        (``LEGACY_KEYS``), which are dropped with a log line."""
+        d = drop_legacy_keys(d, LEGACY_KEYS, "ACNConfig")
+        unknown = sorted(set(d) - set(_names(cls)))
+        if unknown:
+            raise ValueError(f"unknown ACNConfig keys {unknown}; expected some of {_names(cls)}")
+        return cls(**d)
+
+
+def _names(cls: type) -> list[str]:
+    return sorted(f.name for f in fields(cls))
 
 
 class CharCNN(nn.Module):
@@ -256,11 +276,6 @@ class ACN(nn.Module):
         emb = torch.zeros(len(state["words"]), config.word_dim) if state["pretrained"] else None
         bigrams = state.get("bigrams")
         return cls(config, state["labels"], state["words"], state["chars"], emb, bigrams)
-
-    def make_optimizer(self, finetune: bool = False) -> torch.optim.Optimizer:
-        """Adam over the trainable parameters at ``lr`` (``finetune_lr`` when fine-tuning)."""
-        lr = self.config.finetune_lr if finetune else self.config.lr
-        return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=lr)
 
     # --- computation ----------------------------------------------------------------------
     def _batch(self, batch: dict[str, Any]) -> dict[str, Any]:
