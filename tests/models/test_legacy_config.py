@@ -39,11 +39,6 @@ def _legacy_acn_checkpoint(tmp_path):
     return path, model
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/checkpoint.py builds configs with config_cls(**d); it must call "
-    "config_cls.from_dict(d) (owned by the run-integrity change, not edited here)",
-)
 def test_checkpoint_saved_with_legacy_keys_loads(tmp_path):
     path, model = _legacy_acn_checkpoint(tmp_path)
     assert checkpoint.open_checkpoint(path).config == model.config
