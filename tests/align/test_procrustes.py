@@ -115,3 +115,94 @@ def test_adversarial_keeps_an_aligned_pair_aligned_and_orthogonal():
     _, best = csls_topk(x @ w, x, k=1)
     assert (best[:, 0] == torch.arange(600)).float().mean() > 0.95
     assert crit > 0.9
+
+
+def _pairs(ind_or_pairs) -> set[tuple[int, int]]:
+    return {tuple(p) for p in ind_or_pairs.tolist()}
+
+
+def _noisy_pair(n=120, d=8, seed=3):
+    """Source rows, and target rows: a rotation of them, noisy, in another order."""
+    g = torch.Generator().manual_seed(seed)
+    x = unit(torch.randn(n, d, generator=g))
+    perm = torch.randperm(n, generator=g)
+    y = torch.empty_like(x)
+    y[perm] = unit(x @ random_orthogonal(d, seed) + 0.3 * torch.randn(n, d, generator=g))
+    return x, y, perm
+
+
+def test_refine_does_by_hand_rounds_of_induce_and_solve():
+    x, y, perm = _noisy_pair()
+    seed = torch.stack([torch.arange(12), perm[:12]], dim=1)
+    seed[3, 1] = perm[40]  # one wrong seed pair
+    rank, knn = 100, 3
+    w0 = procrustes(x[seed[:, 0]], y[seed[:, 1]])
+    ind0 = induce_dictionary(x[:rank] @ w0, y, max_rank=rank, knn=knn)
+    w1 = procrustes(x[ind0.pairs[:, 0]], y[ind0.pairs[:, 1]])
+    ind1 = induce_dictionary(x[:rank] @ w1, y, max_rank=rank, knn=knn)
+    assert ind1.criterion > ind0.criterion  # the round helps, so the best mapping is w1
+
+    r = refine(x.double(), y, seed, iterations=1, max_rank=rank, knn=knn, coarse=torch.float32)
+    assert r.history == [
+        (12, pytest.approx(ind0.criterion, abs=1e-6)),
+        (len(ind0.pairs), pytest.approx(ind1.criterion, abs=1e-6)),
+    ]
+    assert r.criterion == pytest.approx(ind1.criterion, abs=1e-6)
+    assert torch.equal(r.pairs, ind0.pairs)
+    assert r.w.dtype == torch.float32 and torch.allclose(r.w, w1, atol=1e-5)
+    assert int(r.pairs.max()) < rank  # induced among the max_rank most frequent words
+
+    zero = refine(x, y, seed, iterations=0, max_rank=rank, knn=knn)
+    assert zero.history == [(12, pytest.approx(ind0.criterion, abs=1e-6))]
+    assert torch.equal(zero.pairs, seed) and torch.allclose(zero.w, w0, atol=1e-6)
+
+
+def test_refine_keep_seed_solves_on_induced_plus_seed_pairs():
+    x, y, perm = _noisy_pair()
+    seed = torch.stack([torch.arange(12), perm[:12]], dim=1)
+    seed[3, 1] = perm[40]  # a wrong pair that induction alone would drop
+    rank, knn = 100, 3
+    w0 = procrustes(x[seed[:, 0]], y[seed[:, 1]])
+    ind0 = induce_dictionary(x[:rank] @ w0, y, max_rank=rank, knn=knn)
+    both = torch.cat([seed, ind0.pairs]).unique(dim=0)
+    assert len(both) < len(seed) + len(ind0.pairs)  # some seed pairs were induced again
+    assert (3, int(perm[40])) not in _pairs(ind0.pairs)
+    w1 = procrustes(x[both[:, 0]], y[both[:, 1]])
+    ind1 = induce_dictionary(x[:rank] @ w1, y, max_rank=rank, knn=knn)
+    assert ind1.criterion > ind0.criterion
+
+    r = refine(x, y, seed, iterations=1, max_rank=rank, knn=knn, keep_seed=True)
+    assert torch.equal(r.pairs, both)
+    assert r.history[1] == (len(both), pytest.approx(ind1.criterion, abs=1e-6))
+    assert torch.allclose(r.w, w1, atol=1e-5)
+
+
+def test_refine_stops_when_fewer_than_two_pairs_are_induced():
+    x = unit(torch.randn(6, 4))
+    seed = torch.tensor([[0, 0], [1, 0]])
+    one = unit(torch.randn(1, 4))  # one target word: one mutual pair at most
+    r = refine(x, one, seed, iterations=3, knn=2)
+    assert [n for n, _ in r.history] == [2]
+    two = torch.cat([x[:1], -x[:1]])  # two target words, two mutual pairs: go on
+    r = refine(x, two, torch.tensor([[0, 0], [1, 1]]), iterations=3, knn=2)
+    assert [n for n, _ in r.history] == [2, 2, 2, 2]
+
+
+def test_refine_rejects_fewer_than_two_seed_pairs():
+    with pytest.raises(ValueError, match=r"expected seed pairs of shape \(P>=2, 2\), got \(1, 2\)"):
+        refine(torch.randn(4, 3), torch.randn(4, 3), torch.tensor([[0, 0]]))
+    for bad in (torch.tensor([0, 1]), torch.tensor([[0, 0, 0], [1, 1, 1]])):
+        with pytest.raises(ValueError, match="expected seed pairs"):
+            refine(torch.randn(4, 3), torch.randn(4, 3), bad)
+
+
+def test_criterion_is_the_mean_cosine_of_the_first_criterion_words():
+    src, tgt = torch.randn(40, 6), torch.randn(50, 6)
+    ind = induce_dictionary(src, tgt, max_rank=30, knn=4, criterion_words=7)
+    _, fwd = dense_csls(src[:30], tgt[:30], 1, 4)
+    assert torch.equal(ind.forward, fwd[:, 0])
+    cos = (unit(src[:7]) * unit(tgt[fwd[:7, 0]])).sum(1)
+    assert ind.criterion == pytest.approx(float(cos.mean()), abs=1e-6)
+    everything = induce_dictionary(src, tgt, max_rank=30, knn=4, criterion_words=1000)
+    cos = (unit(src[:30]) * unit(tgt[fwd[:, 0]])).sum(1)
+    assert everything.criterion == pytest.approx(float(cos.mean()), abs=1e-6)
