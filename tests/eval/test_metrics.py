@@ -35,6 +35,8 @@ def test_orphan_i_after_other_type_is_its_own_chunk():
 def test_misaligned_input_is_refused():
     with pytest.raises(ValueError, match="sequence 0: 2 gold tags but 1 predicted"):
         score([["O", "O"]], [["O"]])
+    with pytest.raises(ValueError, match="^2 gold sequences but 1 predicted$"):
+        score([["O"], ["O"]], [["O"]])
 
 
 def test_our_chunking_equals_seqeval_on_random_sequences():
