@@ -199,6 +199,9 @@ def test_verdict_needs_both_a_small_p_value_and_a_positive_gain():
     assert verdict(_result(0.1, 0.2)).startswith("could be noise (")
     assert verdict(_result(0.0, 0.01)).startswith("could be noise (")
     assert verdict(_result(-0.1, 0.01)).startswith("could be noise (")
+    assert verdict(_result(-0.1, 0.99)).startswith("loss (")  # Δ ≤ 0 in 99 % of resamples
+    assert verdict(_result(-0.1, 0.95)).startswith("could be noise (")
+    assert verdict(_result(0.1, 0.99)).startswith("could be noise (")
     assert verdict(_result(0.1, 0.2), alpha=0.3).startswith("gain (")
 
 

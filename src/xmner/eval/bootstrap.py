@@ -114,8 +114,13 @@ def paired_bootstrap(
 
 
 def verdict(result: BootstrapResult, alpha: float = ALPHA) -> str:
-    """The verdict "gain (…)" or "could be noise (…)", naming the test run and its p-value."""
-    word = "gain" if result.p_value < alpha and result.delta > 0 else "could be noise"
+    """The verdict "gain (…)", "loss (…)" or "could be noise (…)", naming the test and its p."""
+    if result.p_value < alpha and result.delta > 0:
+        word = "gain"
+    elif result.p_value > 1 - alpha and result.delta < 0:  # Δ ≤ 0 in nearly every resample
+        word = "loss"
+    else:
+        word = "could be noise"
     if result.seeds_a == 1 and result.seeds_b == 1:
         test = (
             f"1 seed: test-post bootstrap only, training noise untested; {result.posts} test posts"
