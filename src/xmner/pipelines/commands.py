@@ -24,6 +24,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set acn.finetune.epochs=5 (repeatable)",
     )
+    p.add_argument(
+        "--on-change",
+        choices=["recompute", "refuse"],
+        help="when input files changed since a cell ran: recompute it (default) or refuse",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,6 +76,8 @@ def _config(args: argparse.Namespace, extra: list[str]):
         overrides.append(f"data.data_dir={_toml_str(args.data_dir)}")
     if args.images:
         overrides.append(f"data.images={_toml_str(args.images)}")
+    if args.on_change:
+        overrides.append(f"on_change={_toml_str(args.on_change)}")
     return load_experiment(args.preset, overrides + args.overrides)
 
 
