@@ -237,7 +237,9 @@ def fit(
     for epoch in range(start_epoch, cfg.epochs if stopped == "cap" else start_epoch):
         t0 = time.perf_counter()
         trainer.train()
-        sampler.set_epoch(epoch)
+        # accelerate's loader sets its sampler's epoch from its own count of iterations, which
+        # restarts at 0 in a resumed process: set the loader's, so batch order follows ``epoch``
+        loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else sampler.set_epoch(epoch)
         total, steps = 0.0, 0
         for batch in loader:
             batch = send_to_device(batch, accelerator.device)
