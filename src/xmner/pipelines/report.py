@@ -58,6 +58,8 @@ def _collect(
             log.debug("skipping %s: not under a direction or %s/", path, TABLE2_DIR)
             continue
         result = read_json(manifest.verify(path))
+        if (path.parent / "predictions.txt").exists():  # what the scores were computed from
+            manifest.verify(path.parent / "predictions.txt")
         is_table2 = result.get("table") == TABLE2_DIR
         if is_table2 != (top == TABLE2_DIR):
             raise ValueError(
