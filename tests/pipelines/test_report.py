@@ -251,3 +251,14 @@ def test_chart_says_not_run_only_without_results(runs):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     labels = bar_labels(table_cells("en2zh", collect_results(runs)), "ACN")
     assert labels == ["42.0", "not run", "0.0", "72.0"]
+
+
+def test_cells_made_from_other_inputs_are_left_out_with_a_warning(runs):
+    (runs / "environment.json").write_text(json.dumps({"inputs": {"cmner/test.txt": "new"}}))
+    manifest.record(runs / "environment.json")
+    stale = _run(runs, "en2zh", "acn", "TGT", 1, 0.9, GOLD_TAGS, inputs={"cmner/test.txt": "old"})
+    _run(runs, "en2zh", "acn", "SRC", 1, 0.9, GOLD_TAGS, inputs={"cmner/test.txt": "new"})
+    report = write_report(runs, bootstrap_samples=10)
+    assert {r["schedule"] for r in report.results} == {"-", "SRC&TGT", "SRC"}
+    assert f"{stale}: left out, made from other inputs (cmner/test.txt)" in report.warnings
+    assert all(not Path(r["path"]).is_absolute() for r in report.results)

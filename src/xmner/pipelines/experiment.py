@@ -567,7 +567,8 @@ def check_inputs(cfg: ExperimentConfig, out: Path, fingerprints: dict[str, str])
     if not env_path.exists():
         return
     before = read_json(manifest.verify(env_path)).get("inputs", {})
-    changed = [c for c in inputs.changes(before, fingerprints) if not c.endswith(" is new")]
+    # only files both runs read: a run with images off does not "lose" the image folders
+    changed = [c for c in inputs.changes(before, fingerprints) if c.endswith(" changed")]
     if not changed:
         return
     what = "; ".join(changed)
