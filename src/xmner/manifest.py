@@ -54,12 +54,30 @@ def record(path: str | Path, root: str | Path | None = None) -> Entry:
     return entry
 
 
+_PARSED: dict[str, tuple[int, int, dict[str, Entry]]] = {}  # path -> (size, mtime, entries)
+
+
 def entries(root: str | Path) -> dict[str, Entry]:
-    """The manifest of directory ``root``: file name (relative, posix) -> last recorded entry."""
+    """The manifest of directory ``root``: file name (relative, posix) -> last recorded entry.
+
+    Parsed once per change of the file (a cache of thousands of image features checks each
+    entry against the same manifest); treat the result as read-only.
+    """
     path = Path(root) / MANIFEST
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    cached = _PARSED.get(str(path))
+    if cached and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+        return cached[2]
+    out = _parse(path)
+    _PARSED[str(path)] = (stat.st_size, stat.st_mtime_ns, out)
+    return out
+
+
+def _parse(path: Path) -> dict[str, Entry]:
     out: dict[str, Entry] = {}
-    if not path.is_file():
-        return out
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             item = json.loads(line)
