@@ -109,8 +109,12 @@ def _cap(posts: list[Post], n: int) -> list[Post]:
     return posts[:n] if n > 0 else posts
 
 
-def load_corpora(ctx: Context) -> None:
-    """Read both corpora's splits (capped by ``data.max_posts``) with unified type names."""
+def load_corpora(ctx: Context, write_gold: bool = True) -> None:
+    """Read both corpora's splits (capped by ``data.max_posts``) with unified type names.
+
+    The gold test posts go to ``<out>/data/`` unless ``write_gold`` is False (worker processes
+    write only their own cell directories).
+    """
     cfg = ctx.cfg
     for corpus in ("cmner", "twitter2015"):
         for split in SPLITS:
@@ -118,8 +122,9 @@ def load_corpora(ctx: Context) -> None:
             ctx.corpora[corpus, split] = artefacts.unified(raw)
             ctx.corpora[corpus, f"{split}:raw"] = raw
         gold = ctx.out / "data" / f"{corpus}-test.txt"
-        write_corpus(ctx.corpora[corpus, "test:raw"], gold, get_spec(corpus).fmt)
-        manifest.record(gold)
+        if write_gold:
+            write_corpus(ctx.corpora[corpus, "test:raw"], gold, get_spec(corpus).fmt)
+            manifest.record(gold)
         ctx.gold_test[corpus] = gold
 
 
@@ -476,17 +481,20 @@ def plan_cells(cfg: ExperimentConfig) -> list[Cell]:
 
 
 def prepare(
-    cfg: ExperimentConfig, out: str | Path | None = None, fingerprints: dict | None = None
+    cfg: ExperimentConfig,
+    out: str | Path | None = None,
+    fingerprints: dict | None = None,
+    worker: bool = False,
 ) -> Context:
     """Read the corpora and build (or reuse from the cache) every shared artefact.
 
-    ``fingerprints`` of the input files are computed unless given (worker processes get the
-    parent's).
+    ``fingerprints`` of the input files are computed unless given. A ``worker`` process finds
+    every artefact made by its parent and writes nothing outside its cells.
     """
     ctx = Context(cfg, Path(out or cfg.out))
     t0 = time.perf_counter()
     ctx.inputs = dict(fingerprints) if fingerprints is not None else inputs.fingerprints(cfg)
-    load_corpora(ctx)
+    load_corpora(ctx, write_gold=not worker)
     ctx.timed("read corpora", t0)
     prepare_translations(ctx)
     if "acn" in cfg.models:
@@ -523,7 +531,7 @@ _WORKER: dict[str, Context] = {}
 def _worker_init(cfg: ExperimentConfig, out: str, level: int, fingerprints: dict) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(worker_threads(cfg))
-    _WORKER["ctx"] = prepare(cfg, out, fingerprints)  # every artefact is cached by now: cheap
+    _WORKER["ctx"] = prepare(cfg, out, fingerprints, worker=True)  # all cached by now: cheap
 
 
 def _worker_run(cell: Cell) -> tuple[dict, list[Timing]]:
