@@ -133,13 +133,15 @@ def _train(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from xmner import locks
     from xmner.eval.reference import load_reference
     from xmner.pipelines.report import write_report
 
     reference = load_reference(args.reference) if args.reference else None
     if not Path(args.out).is_dir():
         raise ValueError(f"{args.out}: no such runs directory; expected the --out of a run")
-    report = write_report(args.out, reference)
+    with locks.hold(args.out):  # not while a run writes there
+        report = write_report(args.out, reference)
     for path in report.files:
         print(path)
     return 0
