@@ -64,7 +64,9 @@ def _acn(args: argparse.Namespace, use_images: bool) -> Setup:
     if use_images:
         note += ", 49 x 512 regions"
     examples = list(zip(posts, regions, strict=True))
-    return Setup(model, model.make_optimizer(), model.collator(), examples, note)
+    # the offline preset's ACN stage: Adam 1e-3 (StageConfig, configs/base.toml)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    return Setup(model, optimizer, model.collator(), examples, note)
 
 
 def acn_text(args: argparse.Namespace) -> Setup:

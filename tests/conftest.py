@@ -61,3 +61,37 @@ def data_root() -> Path:
 def fixtures_root() -> Path:
     """``../shared/fixtures`` beside the repository."""
     return _required(FIXTURES_ROOT, "shared fixtures")
+
+
+BROKEN_CASES = ("utf16-bom", "utf16-no-bom", "gbk", "binary", "empty", "truncated")
+_PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00"
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    import re
+
+    return len(re.findall(rb"\r\n|\r|\n", data[:offset])) + 1
+
+
+def spoil(text: str, case: str) -> tuple[bytes, int]:
+    """``text`` (ASCII first, non-ASCII on its last line) saved wrongly, and the line to name."""
+    data = text.encode("utf-8")
+    first_wide = next(i for i, b in enumerate(data) if b >= 0x80)
+    if case == "utf16-bom":
+        return text.encode("utf-16"), 1
+    if case == "utf16-no-bom":
+        return text.encode("utf-16-le"), 1
+    if case == "gbk":
+        return text.encode("gbk"), _line_of(data, first_wide)
+    if case == "binary":
+        return _PNG, 1
+    if case == "empty":
+        return b"", 1
+    last_lead = max(i for i, b in enumerate(data) if b >= 0xC0)  # cut inside this character
+    return data[: last_lead + 1], _line_of(data, last_lead)
+
+
+@pytest.fixture(params=BROKEN_CASES)
+def broken(request):
+    """A function ``text -> (bytes, line)``: ``text`` spoilt in each way a file can be."""
+    return lambda text: spoil(text, request.param)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from xmner.cli import main
 from xmner.config import ConfigError, load_config, parse_override
 
 
@@ -54,3 +55,91 @@ def test_override_syntax():
     assert parse_override("x=[1,2]") == {"x": [1, 2]}
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_override("novalue")
+
+
+def test_override_mistake_names_the_override_not_the_file(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nepochs = 5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(Outer, [path], ["flag=true", "train.epochs=x"])
+    assert str(err.value).startswith("--set 'train.epochs=x': config.train.epochs: expected int")
+    assert "c.toml" not in str(err.value)
+
+
+def test_file_mistake_names_that_file_even_with_overrides(tmp_path):
+    base, preset = tmp_path / "base.toml", tmp_path / "preset.toml"
+    base.write_text("[train]\nepoch = 5\n")
+    preset.write_text("flag = true\n")
+    with pytest.raises(ConfigError, match=r"^\S*base\.toml\.train: unknown key\(s\) \['epoch'\]"):
+        load_config(Outer, [base, preset], ["train.epochs=2"])
+
+
+def test_post_init_check_names_where(tmp_path):
+    @dataclass
+    class Checked:
+        n: int = 1
+
+        def __post_init__(self):
+            if self.n < 1:
+                raise ValueError(f"n: expected >= 1, got {self.n}")
+
+    with pytest.raises(ConfigError, match=r"^--set 'n=0': config: n: expected >= 1"):
+        load_config(Checked, [], ["n=0"])
+
+
+TOML = "seeds = [1, 2]\n# 中文注释\n[train]\nname = '北京'\n"
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """A config that loads must not start training in these tests."""
+    import xmner.pipelines.experiment as experiment
+
+    def refuse(cfg):
+        raise AssertionError("the config loaded; expected an error")
+
+    monkeypatch.setattr(experiment, "run_experiment", refuse)
+
+
+def test_cli_config_file_names_file_and_line(tmp_path, capsys, broken, no_training):
+    data, line = broken(TOML)
+    path = tmp_path / "preset.toml"
+    path.write_bytes(data)
+    argv = ["train", "--preset", str(path), "--direction", "en2zh", "--model", "acn"]
+    assert main([*argv, "--schedule", "-", "--out", str(tmp_path / "runs")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xmner train: error:") and len(err.splitlines()) == 1, err
+    assert f"{path}:{line}:" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_toml_syntax_error_names_file_and_line(tmp_path, capsys, no_training):
+    path = tmp_path / "preset.toml"
+    path.write_text("seeds = [1, 2]\n[acn.train\nepochs = 1\n")
+    argv = ["train", "--preset", str(path), "--direction", "en2zh", "--model", "acn"]
+    assert main([*argv, "--schedule", "-", "--out", str(tmp_path / "runs")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert str(path) in err and "line 2" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("preset", "override", "named"),
+    [
+        ("[acn.train]\nepochs = 2\n", "acn.train.epochs=two", "--set 'acn.train.epochs=two'"),
+        ("[acn.train]\nepochs = 'two'\n", "threads=1", "preset.toml.acn.train.epochs"),
+        ("[acn.train]\nepochs = 2\n", "acn.trian.epochs=3", "--set 'acn.trian.epochs=3'"),
+    ],
+)
+def test_cli_config_mistake_names_its_source(
+    tmp_path, capsys, no_training, preset, override, named
+):
+    path = tmp_path / "preset.toml"
+    path.write_text(preset)
+    argv = ["train", "--preset", str(path), "--direction", "en2zh", "--model", "acn"]
+    argv += ["--schedule", "-", "--out", str(tmp_path / "runs"), "--set", override]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xmner train: error:") and len(err.splitlines()) == 1, err
+    assert named in err
+    if named.startswith("--set"):
+        assert "preset.toml" not in err

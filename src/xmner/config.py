@@ -8,9 +8,11 @@ those, dicts, or nested dataclasses.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +21,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from xmner.textfile import TextFileError, read_text
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -30,9 +35,11 @@ def read_toml(path: str | Path) -> dict:
     """Parse a TOML file; syntax errors name the file and line."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_text(path, what="TOML tables and keys"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: {err}") from None
+    except TextFileError as err:
+        raise ConfigError(str(err)) from None
 
 
 def merge(base: dict, update: dict) -> dict:
@@ -113,7 +120,21 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(fields)}")
     kwargs = {key: _check(hints[key], value, f"{where}.{key}") for key, value in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:  # a __post_init__ check
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def drop_legacy_keys(data: Mapping[str, Any], legacy: Iterable[str], what: str) -> dict:
+    """``data`` without the ``legacy`` keys (settings a class no longer has); logs the dropped."""
+    legacy = set(legacy)
+    dropped = sorted(legacy & set(data))
+    if dropped:
+        log.info("%s: dropped legacy key(s) %s (no longer read)", what, dropped)
+    return {k: v for k, v in data.items() if k not in legacy}
 
 
 def to_dict(obj: Any) -> dict:
@@ -122,11 +143,29 @@ def to_dict(obj: Any) -> dict:
 
 
 def load_config(cls: type[T], files: list[str | Path], overrides: list[str] | None = None) -> T:
-    """Merge TOML ``files`` in order, then ``--set`` overrides, into dataclass ``cls``."""
+    """Merge TOML ``files`` in order, then ``--set`` overrides, into dataclass ``cls``.
+
+    An error names the file or the ``--set`` override whose value first makes the config wrong.
+    """
+    layers = [(str(path), read_toml(path)) for path in files]
+    layers += [(f"--set {text!r}", parse_override(text)) for text in overrides or []]
     data: dict = {}
-    for path in files:
-        data = merge(data, read_toml(path))
-    where = str(files[-1]) if files else "config"
-    for text in overrides or []:
-        data = merge(data, parse_override(text))
-    return from_dict(cls, data, where)
+    for _, layer in layers:
+        data = merge(data, layer)
+    try:
+        return from_dict(cls, data, str(files[-1]) if files else "config")
+    except ConfigError as final:
+        raise _culprit(cls, layers) or final from None
+
+
+def _culprit(cls: type, layers: list[tuple[str, dict]]) -> ConfigError | None:
+    """The error of the first layer after which the merged config stops loading."""
+    data: dict = {}
+    for source, layer in layers:
+        data = merge(data, layer)
+        override = source.startswith("--set")
+        try:
+            from_dict(cls, data, "config" if override else source)
+        except ConfigError as err:
+            return ConfigError(f"{source}: {err}") if override else err
+    return None

@@ -115,3 +115,164 @@ def test_adversarial_keeps_an_aligned_pair_aligned_and_orthogonal():
     _, best = csls_topk(x @ w, x, k=1)
     assert (best[:, 0] == torch.arange(600)).float().mean() > 0.95
     assert crit > 0.9
+
+
+def _pairs(ind_or_pairs) -> set[tuple[int, int]]:
+    return {tuple(p) for p in ind_or_pairs.tolist()}
+
+
+def _noisy_pair(n=120, d=8, seed=3):
+    """Source rows, and target rows: a rotation of them, noisy, in another order."""
+    g = torch.Generator().manual_seed(seed)
+    x = unit(torch.randn(n, d, generator=g))
+    perm = torch.randperm(n, generator=g)
+    y = torch.empty_like(x)
+    y[perm] = unit(x @ random_orthogonal(d, seed) + 0.3 * torch.randn(n, d, generator=g))
+    return x, y, perm
+
+
+def test_refine_does_by_hand_rounds_of_induce_and_solve():
+    x, y, perm = _noisy_pair()
+    seed = torch.stack([torch.arange(12), perm[:12]], dim=1)
+    seed[3, 1] = perm[40]  # one wrong seed pair
+    rank, knn = 100, 3
+    w0 = procrustes(x[seed[:, 0]], y[seed[:, 1]])
+    ind0 = induce_dictionary(x[:rank] @ w0, y, max_rank=rank, knn=knn)
+    w1 = procrustes(x[ind0.pairs[:, 0]], y[ind0.pairs[:, 1]])
+    ind1 = induce_dictionary(x[:rank] @ w1, y, max_rank=rank, knn=knn)
+    assert ind1.criterion > ind0.criterion  # the round helps, so the best mapping is w1
+
+    r = refine(x.double(), y, seed, iterations=1, max_rank=rank, knn=knn, coarse=torch.float32)
+    assert r.history == [
+        (12, pytest.approx(ind0.criterion, abs=1e-6)),
+        (len(ind0.pairs), pytest.approx(ind1.criterion, abs=1e-6)),
+    ]
+    assert r.criterion == pytest.approx(ind1.criterion, abs=1e-6)
+    assert torch.equal(r.pairs, ind0.pairs)
+    assert r.w.dtype == torch.float32 and torch.allclose(r.w, w1, atol=1e-5)
+    assert int(r.pairs.max()) < rank  # induced among the max_rank most frequent words
+
+    zero = refine(x, y, seed, iterations=0, max_rank=rank, knn=knn)
+    assert zero.history == [(12, pytest.approx(ind0.criterion, abs=1e-6))]
+    assert torch.equal(zero.pairs, seed) and torch.allclose(zero.w, w0, atol=1e-6)
+
+
+def test_refine_keep_seed_solves_on_induced_plus_seed_pairs():
+    x, y, perm = _noisy_pair()
+    seed = torch.stack([torch.arange(12), perm[:12]], dim=1)
+    seed[3, 1] = perm[40]  # a wrong pair that induction alone would drop
+    rank, knn = 100, 3
+    w0 = procrustes(x[seed[:, 0]], y[seed[:, 1]])
+    ind0 = induce_dictionary(x[:rank] @ w0, y, max_rank=rank, knn=knn)
+    both = torch.cat([seed, ind0.pairs]).unique(dim=0)
+    assert len(both) < len(seed) + len(ind0.pairs)  # some seed pairs were induced again
+    assert (3, int(perm[40])) not in _pairs(ind0.pairs)
+    w1 = procrustes(x[both[:, 0]], y[both[:, 1]])
+    ind1 = induce_dictionary(x[:rank] @ w1, y, max_rank=rank, knn=knn)
+    assert ind1.criterion > ind0.criterion
+
+    r = refine(x, y, seed, iterations=1, max_rank=rank, knn=knn, keep_seed=True)
+    assert torch.equal(r.pairs, both)
+    assert r.history[1] == (len(both), pytest.approx(ind1.criterion, abs=1e-6))
+    assert torch.allclose(r.w, w1, atol=1e-5)
+
+
+def test_refine_stops_when_fewer_than_two_pairs_are_induced():
+    x = unit(torch.randn(6, 4))
+    seed = torch.tensor([[0, 0], [1, 0]])
+    one = unit(torch.randn(1, 4))  # one target word: one mutual pair at most
+    r = refine(x, one, seed, iterations=3, knn=2)
+    assert [n for n, _ in r.history] == [2]
+    two = torch.cat([x[:1], -x[:1]])  # two target words, two mutual pairs: go on
+    r = refine(x, two, torch.tensor([[0, 0], [1, 1]]), iterations=3, knn=2)
+    assert [n for n, _ in r.history] == [2, 2, 2, 2]
+
+
+def test_refine_rejects_fewer_than_two_seed_pairs():
+    with pytest.raises(ValueError, match=r"expected seed pairs of shape \(P>=2, 2\), got \(1, 2\)"):
+        refine(torch.randn(4, 3), torch.randn(4, 3), torch.tensor([[0, 0]]))
+    for bad in (torch.tensor([0, 1]), torch.tensor([[0, 0, 0], [1, 1, 1]])):
+        with pytest.raises(ValueError, match="expected seed pairs"):
+            refine(torch.randn(4, 3), torch.randn(4, 3), bad)
+
+
+def test_criterion_is_the_mean_cosine_of_the_first_criterion_words():
+    src, tgt = torch.randn(40, 6), torch.randn(50, 6)
+    ind = induce_dictionary(src, tgt, max_rank=30, knn=4, criterion_words=7)
+    _, fwd = dense_csls(src[:30], tgt[:30], 1, 4)
+    assert torch.equal(ind.forward, fwd[:, 0])
+    cos = (unit(src[:7]) * unit(tgt[fwd[:7, 0]])).sum(1)
+    assert ind.criterion == pytest.approx(float(cos.mean()), abs=1e-6)
+    everything = induce_dictionary(src, tgt, max_rank=30, knn=4, criterion_words=1000)
+    cos = (unit(src[:30]) * unit(tgt[fwd[:, 0]])).sum(1)
+    assert everything.criterion == pytest.approx(float(cos.mean()), abs=1e-6)
+
+
+def test_unit_scales_short_rows_up_and_keeps_zero_rows():
+    u = unit(torch.tensor([[0.3, 0.4], [0.0, 0.0], [6.0, 8.0]]))
+    assert torch.allclose(u, torch.tensor([[0.6, 0.8], [0.0, 0.0], [0.6, 0.8]]))
+
+
+def test_defaults_are_muses():
+    # MUSE's settings: knn 10, beta 0.01, top-10 lists, 5 refinement rounds
+    w = random_orthogonal(6) + 0.05 * torch.randn(6, 6)
+    assert torch.equal(orthogonalize(w), orthogonalize(w, 0.01))
+    src, tgt = torch.randn(60, 6), torch.randn(50, 6)
+    assert torch.equal(knn_mean_cos(src, tgt), knn_mean_cos(src, tgt, 10))
+    scores, idx = csls_topk(src, tgt)
+    assert idx.shape == (60, 10) and torch.equal(idx, csls_topk(src, tgt, 10, knn=10)[1])
+    assert nn_topk(src, tgt)[1].shape == (60, 10)
+    ind = induce_dictionary(src, tgt)
+    assert torch.equal(ind.pairs, induce_dictionary(src, tgt, knn=10).pairs)
+    seed = torch.stack([torch.arange(8), torch.arange(8)], dim=1)
+    r = refine(src, tgt, seed)
+    assert len(r.history) == 6  # the seed mapping and 5 rounds
+    assert r.history == refine(src, tgt, seed, iterations=5, knn=10).history
+
+
+def test_knn_mean_with_fewer_keys_than_knn_or_near_duplicate_keys():
+    q, few = torch.randn(5, 8), torch.randn(3, 8)
+    cos = unit(q) @ unit(few).T
+    assert torch.allclose(knn_mean_cos(q, few, 5), cos.mean(1), atol=1e-6)
+    # 200 keys closer together than bfloat16 can tell apart: the coarse shortlist (20 = D
+    # keys) is a lottery, so every row must be recomputed densely to be right
+    g = torch.Generator().manual_seed(5)
+    base = torch.randn(1, 20, generator=g)
+    keys = base + 1e-3 * torch.randn(200, 20, generator=g)
+    q = base + 0.5 * torch.randn(6, 20, generator=g)
+    dense = (unit(q) @ unit(keys).T).topk(6, dim=1).values.mean(1)
+    r = knn_mean_cos(q, keys, 6, chunk=4, coarse=torch.bfloat16)
+    assert torch.allclose(r, dense, atol=1e-6)
+
+
+def test_csls_with_more_neighbours_than_shortlist_or_k_above_dimension(caplog):
+    src, tgt = torch.randn(40, 4), torch.randn(30, 4)
+    with caplog.at_level("DEBUG", logger="xmner.align.procrustes"):
+        scores, idx = csls_topk(src, tgt, k=6, knn=7, shortlist=2, chunk=16)
+    ref_scores, ref_idx = dense_csls(src, tgt, 6, 7)
+    assert idx.shape == (40, 6) and torch.equal(idx, ref_idx)
+    assert torch.allclose(scores, ref_scores, atol=1e-5)
+    assert any(
+        m.startswith("CSLS: ") and m.endswith(" of 40 rows recomputed densely")
+        for m in caplog.messages
+    )
+
+
+def test_induction_recomputes_doubtful_rows_densely():
+    src, tgt = torch.randn(50, 6), torch.randn(45, 6)
+    ind = induce_dictionary(src, tgt, knn=4, shortlist=1, chunk=8)
+    _, fwd = dense_csls(src, tgt, 1, 4)
+    _, bwd = dense_csls(tgt, src, 1, 4)
+    assert torch.equal(ind.forward, fwd[:, 0])
+    expected = {(i, int(fwd[i, 0])) for i in range(50) if int(bwd[fwd[i, 0], 0]) == i}
+    assert _pairs(ind.pairs) == expected
+
+
+def test_refine_logs_each_round(caplog):
+    x, y, perm = _noisy_pair()
+    seed = torch.stack([torch.arange(12), perm[:12]], dim=1)
+    with caplog.at_level("INFO", logger="xmner.align.procrustes"):
+        r = refine(x, y, seed, iterations=1, max_rank=100, knn=3)
+    assert caplog.messages == [
+        f"refinement {i}: {n} pairs, criterion {c:.4f}" for i, (n, c) in enumerate(r.history)
+    ]

@@ -114,11 +114,45 @@ def test_corrupt_and_missing_images(examples, extractor, tmp_path):
     )
     assert not regions[1].has_image and not regions[1].regions.any()
     assert not regions[2].has_image
-    assert not (cache / extractor.identity / "Lonly_bad.pt").exists()  # failures are not cached
+    assert not list((cache / extractor.identity).glob("Lonly_bad*"))  # failures are not cached
 
     missing, report = post_regions(ps, tmp_path / "nowhere", extractor)
     assert report.missing_dir and report.posts_without_files == 3 and "missing" in report.summary()
     assert [r.has_image for r in missing] == [False] * 3
+
+
+def test_same_name_in_two_folders_never_shares_a_cache_entry(examples, extractor, tmp_path):
+    _, image_dir = examples
+    first, second = sorted(image_dir.glob("*.jpg"))[:2]
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, source in ((a, first), (b, second)):
+        folder.mkdir()
+        shutil.copy(source, folder / "L1_x.jpg")  # one name, two different images
+    post, cache = Post("L1", ["a"], ["O"]), tmp_path / "cache"
+    direct = image_features([first, second], extractor)
+    for folder, want in ((a, direct[0]), (b, direct[1]), (a, direct[0]), (b, direct[1])):
+        regions, _ = post_regions([post], folder, extractor, cache_dir=cache)
+        torch.testing.assert_close(regions[0].regions, want)
+    assert len(list((cache / extractor.identity).glob("L1_x.*.pt"))) == 2
+    moved = tmp_path / "moved"
+    shutil.copytree(a, moved)  # same bytes elsewhere: a cache hit
+    _, report = post_regions([post], moved, extractor, cache_dir=cache)
+    assert report.cache_hits == 1 and report.computed == 0
+
+
+@pytest.mark.parametrize("pixels", [100 * 100, 40 * 40])  # PIL's error (> 2x limit), warning
+def test_decompression_bomb_is_an_unreadable_image(tmp_path, monkeypatch, extractor, pixels):
+    from PIL import Image
+
+    side = int(pixels**0.5)
+    Image.new("RGB", (side, side), (10, 20, 30)).save(tmp_path / "L1_big.png")
+    Image.new("RGB", (20, 20), (10, 20, 30)).save(tmp_path / "L1_small.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ValueError, match="decompression-bomb"):
+        load_pixels(tmp_path / "L1_big.png")
+    regions, report = post_regions([Post("L1", ["a"], ["O"])], tmp_path, extractor)
+    assert report.corrupt == [str(tmp_path / "L1_big.png")] and report.images_used == 1
+    assert regions[0].has_image
 
 
 def test_pixels_are_imagenet_normalised(tmp_path):

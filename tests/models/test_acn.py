@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -158,7 +160,7 @@ def test_text_only_config_has_no_image_parameters_and_ignores_regions(cmner):
 # --- embeddings ------------------------------------------------------------------------
 def _step(model: ACN, posts) -> None:
     model.train()
-    opt = model.make_optimizer()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     batch = model.collator()([(p, torch.randn(R, D)) for p in posts[:4]])
     opt.zero_grad()
     model.loss(batch).backward()
@@ -242,3 +244,58 @@ def test_config_checks_and_round_trips():
         ACNConfig(hidden=7)
     cfg = tiny(char_kernels=[2, 3])
     assert cfg.char_kernels == (2, 3) and ACNConfig(**cfg.to_dict()) == cfg
+
+
+# --- optional inputs: character bigrams, jieba word places, word dropout ------------------
+def test_segment_tags_mark_jieba_words_and_leave_english_alone(cmner):
+    from xmner.models.segment import SEG_TAGS, segment_tags
+
+    names = dict(enumerate(SEG_TAGS))
+    assert [names[i] for i in segment_tags(tuple("我爱北京"))] == ["S", "S", "B", "E"]
+    assert set(segment_tags(("I", "love", "Paris"))) == {SEG_TAGS.index("S")}
+    for post in cmner:
+        tags = "".join(names[i] for i in segment_tags(tuple(post.tokens)))
+        assert len(tags) == len(post.tokens)
+        assert re.fullmatch(r"(S|BM*E)*", tags)  # well-formed words
+    assert any("B" in "".join(names[i] for i in segment_tags(tuple(p.tokens))) for p in cmner)
+
+
+def test_bigram_and_segment_inputs_reach_the_emissions(cmner, tmp_path):
+    from xmner.models import checkpoint
+    from xmner.models.vocab import build_bigram_vocab, token_bigrams
+
+    posts = cmner[:6]
+    bigrams = build_bigram_vocab(posts[:3])
+    cfg = tiny(False, bigram_dim=5, seg_dim=3)
+    model = ACN(cfg, LABELS, build_vocab(posts), build_char_vocab(posts), None, bigrams).eval()
+    batch = model.collator()(posts)
+    known = {b: i for i, b in enumerate(bigrams)}
+    for row, post in enumerate(posts):
+        expect = [known.get(b, 1) for b in token_bigrams(post.tokens)][:40]
+        assert batch["bigram_ids"][row, : len(expect)].tolist() == expect
+    assert (batch["bigram_ids"][3:] == 1).any()  # bigrams unseen in the vocabulary read <unk>
+    base = model(batch)
+    with torch.no_grad():
+        model.bigram_emb.weight[batch["bigram_ids"][0, 0]] += 1.0
+    assert not torch.equal(model(batch)[0], base[0])
+    seg = dict(batch, seg_ids=torch.where(batch["mask"], 4, 0))  # all "S": other boundaries
+    assert not torch.equal(model(seg), model(batch))
+    checkpoint.save(tmp_path / "m.pt", model, {})
+    loaded = checkpoint.load(tmp_path / "m.pt").eval()
+    assert loaded.bigrams == bigrams and torch.equal(loaded(batch), model(batch))
+    with pytest.raises(ValueError, match="bigram vocabulary exactly when"):
+        ACN(cfg, LABELS, build_vocab(posts), build_char_vocab(posts))
+
+
+def test_word_dropout_reads_words_as_unk_in_training_only(cmner):
+    posts = cmner[:4]
+    model = make(posts, use_images=False, word_dropout=0.5)
+    batch = model.collator()(posts)
+    torch.manual_seed(0)
+    eval_out = model(batch)
+    model.train()
+    assert not torch.equal(model(batch), eval_out)  # dropout off (0.0): only words differ
+    model.config.word_dropout = 0.0
+    assert torch.equal(model(batch), eval_out)
+    with pytest.raises(ValueError, match="word_dropout must be in"):
+        tiny(word_dropout=1.0)

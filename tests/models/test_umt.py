@@ -118,10 +118,80 @@ def test_import_maps_labels_by_name(fixtures_root):
     rows = [ref["reference_labels"].index(x) for x in LABELS]
     crf = model.crf.crf
     assert torch.equal(crf.transitions, ref_state["crf.transitions"][rows][:, rows])
-    assert torch.equal(crf.start_transitions, ref_state["crf.start_transitions"][rows])
-    assert torch.equal(model.aux_crf.crf.end_transitions, ref_state["aux_crf.end_transitions"][1:4])
+    cls, sep = ref["reference_labels"].index("[CLS]"), ref["reference_labels"].index("[SEP]")
+    trans = ref_state["crf.transitions"]
+    want_start = ref_state["crf.start_transitions"][cls] + trans[cls, rows]
+    assert torch.equal(crf.start_transitions, want_start)  # [CLS] starts, then the label
+    want_end = trans[rows, sep] + ref_state["crf.end_transitions"][sep]
+    assert torch.equal(crf.end_transitions, want_end)  # the label, then [SEP] ends
+    aux_trans = ref_state["aux_crf.transitions"]  # span labels [pad] O B I X [CLS] [SEP]
+    aux_end = aux_trans[1:4, 6] + ref_state["aux_crf.end_transitions"][6]
+    assert torch.equal(model.aux_crf.crf.end_transitions, aux_end)
+    assert torch.equal(model.aux_crf.crf.transitions, aux_trans[1:4, 1:4])
     with pytest.raises(ValueError, match="B-FOO"):
         _reference_model(fixtures_root, ["O", "B-FOO", "I-FOO"])
+
+
+def _authors_best_path(start, trans, end, em, cls, sep, real):
+    """Viterbi over the authors' labels for [CLS] w1 .. wn [SEP]: the ends forced to [CLS] and
+    [SEP], the words restricted to the real labels (the fixture's emission columns)."""
+    score = start[cls] + trans[cls, real] + em[0]  # (R,) real labels at word 1
+    back = []
+    for t in range(1, em.shape[0]):
+        cand = score[:, None] + trans[real][:, real]  # (R, R)
+        best, arg = cand.max(dim=0)
+        score, back = best + em[t], back + [arg]
+    score = score + trans[real, sep] + end[sep]
+    path = [int(score.argmax())]
+    for arg in reversed(back):
+        path.append(int(arg[path[-1]]))
+    return path[::-1], float(score.max())
+
+
+def test_word_level_crf_decodes_like_the_authors_crf(fixtures_root):
+    """One sub-word per word: our CRF over the words finds the authors' best path over
+    [CLS] w1 .. wn [SEP] (first and last labels forced to [CLS] and [SEP])."""
+    import itertools
+
+    from safetensors.torch import load_file
+
+    root = fixtures_root / "umt-reference"
+    ref = json.loads((root / "config.json").read_text())
+    model, _ = _reference_model(fixtures_root, ref["real_labels"])
+    state = load_file(str(root / "weights.safetensors"))
+    x = load_file(str(root / "inputs.safetensors"))
+    emissions = load_file(str(root / "expected.safetensors"))["emissions"]  # (3, 14, 9)
+    labels = ref["reference_labels"]
+    cls, sep = labels.index("[CLS]"), labels.index("[SEP]")
+    real = [labels.index(x) for x in ref["real_labels"]]
+    start, trans, end = (
+        state[f"crf.{k}_transitions" if k else "crf.transitions"] for k in ("start", "", "end")
+    )
+    naive_differs = False
+    for i, n in enumerate(x["input_mask"].sum(1).tolist()):
+        words = emissions[i, 1 : n - 1]  # drop [CLS] and [SEP]: each sub-word a word
+        want, _ = _authors_best_path(start, trans, end, words, cls, sep, real)
+        mask = torch.ones(1, len(words), dtype=torch.bool)
+        assert model.crf.decode(words[None], mask)[0] == want
+        naive_crf = type(model.crf)(len(real))  # the authors' real rows copied as they are
+        naive_crf.crf.transitions.data = trans[real][:, real]
+        naive_crf.crf.start_transitions.data = start[real]
+        naive_crf.crf.end_transitions.data = end[real]
+        naive_differs |= naive_crf.decode(words[None], mask)[0] != want
+    assert naive_differs, "the fixture should tell the naive copy apart"
+    # the Viterbi above against brute force on the shortest post (4 words, 9^4 paths)
+    n = int(x["input_mask"].sum(1).min())
+    i = int(x["input_mask"].sum(1).argmin())
+    words = emissions[i, 1 : n - 1]
+    best = max(
+        itertools.product(range(len(real)), repeat=len(words)),
+        key=lambda ys: float(
+            start[cls] + trans[cls, real[ys[0]]] + trans[real[ys[-1]], sep] + end[sep]
+            + sum(words[t, y] for t, y in enumerate(ys))
+            + sum(trans[real[a], real[b]] for a, b in zip(ys, ys[1:]))
+        ),
+    )  # fmt: skip
+    assert list(best) == _authors_best_path(start, trans, end, words, cls, sep, real)[0]
 
 
 def test_conversion_matrix():
@@ -191,6 +261,33 @@ def test_images_and_masks(cmner_posts):
     assert torch.equal(batch["regions"][0], r) and not batch["regions"][1:].any()
     with pytest.raises(ValueError, match="regions of shape"):
         collate([(cmner_posts[0], torch.zeros(49, 8))])
+
+
+def test_no_image_is_a_learned_blank_image(cmner_posts):
+    """A post without an image goes through the image path with a blank (all-zero) image: the
+    same as a zero image seen in full, whatever the masked regions hold, and still trained."""
+    torch.manual_seed(0)
+    tok = make_tokenizer(cmner_posts)
+    model = UMT(tiny_config(), LABELS, tok).eval()
+    batch = model.collator()(cmner_posts[:3])  # no images
+    ids, att = batch["input_ids"], batch["attention_mask"]
+    off = torch.zeros(3, 49, dtype=torch.bool)
+    with torch.no_grad():
+        blank = model.scores(ids, att, batch["regions"], off)["emissions"]
+        junk = model.scores(ids, att, torch.randn(3, 49, 16), off)["emissions"]
+        zero_seen = model.scores(ids, att, torch.zeros(3, 49, 16), ~off)["emissions"]
+        photo = model.scores(ids, att, torch.randn(3, 49, 16), ~off)["emissions"]
+        mixed_mask = off.clone()
+        mixed_mask[1] = True  # the second post has an image, the others not
+        mixed = model.scores(ids, att, torch.randn(3, 49, 16), mixed_mask)["emissions"]
+    assert torch.equal(blank, junk)  # masked regions are ignored
+    torch.testing.assert_close(blank, zero_seen, atol=1e-5, rtol=0)  # = a blank image
+    assert not torch.allclose(blank, photo, atol=1e-3)  # an image does change the scores
+    assert torch.equal(mixed[[0, 2]], blank[[0, 2]])  # a neighbour's image changes nothing
+    model.train()
+    model.loss(batch).backward()  # the blank image is learned: the image modules get gradients
+    assert model.vismap2text.bias.grad.abs().sum() > 0 and model.gate.weight.grad.abs().sum() > 0
+    assert not model.vismap2text.weight.grad.any()  # ... but no region value reaches them
 
 
 # ----------------------------------------------------------------------------- training

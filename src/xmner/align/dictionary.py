@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from xmner.align.embeddings import Embeddings
+from xmner.textfile import read_text, split_lines
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,14 @@ def read_dictionary(path: str | Path) -> list[Pair]:
     """Read a MUSE dictionary: ``src tgt`` per line (space or tab); malformed lines raise."""
     path = Path(path)
     pairs = []
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise ValueError(f"{path}:{lineno}: expected 'source target', got {line.strip()!r}")
-            pairs.append((parts[0], parts[1]))
+    text = read_text(path, what="'source target' pairs")
+    for lineno, line in enumerate(split_lines(text), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{lineno}: expected 'source target', got {line.strip()!r}")
+        pairs.append((parts[0], parts[1]))
     if not pairs:
         raise ValueError(f"{path}: expected at least one 'source target' pair, found none")
     return pairs

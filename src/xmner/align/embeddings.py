@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from xmner.io import atomic_open
+from xmner.textfile import iter_lines
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +116,13 @@ def read_vec(
     rows: list[np.ndarray] = []
     seen: set[str] = set()
     skipped = 0
-    with open(path, encoding="utf-8-sig", newline="\n") as f:
-        count, dim = _parse_header(f.readline(), path)
-        for lineno, line in enumerate(f, start=2):
+    with closing(iter_lines(path, what="a '<count> <dim>' header and vectors")) as lines:
+        count, dim = _parse_header(next(lines)[1], path)
+        lineno = 1
+        for lineno, line in lines:
             if max_words is not None and len(words) >= max_words:
                 break
-            parts = line.rstrip("\r\n").rstrip(" ").rsplit(" ", dim)
+            parts = line.rstrip("\r").rstrip(" ").rsplit(" ", dim)
             problem = None
             if len(parts) != dim + 1 or not parts[0]:
                 problem = f"expected a word and {dim} numbers, got {len(parts) - 1} fields"
@@ -139,7 +142,11 @@ def read_vec(
             words.append(parts[0])
             rows.append(vec)
     if max_words is None and len(words) + skipped != count:
-        raise VecFormatError(f"{path}: header says {count} words, found {len(words) + skipped}")
+        found = len(words) + skipped
+        truncated = " (truncated?)" if found < count else ""
+        raise VecFormatError(
+            f"{path}:{lineno}: header says {count} words, found {found}{truncated}"
+        )
     if skipped:
         log.warning("%s: skipped %d malformed lines", path, skipped)
     vectors = np.stack(rows) if rows else np.zeros((0, dim), np.float32)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xmner.data.tags import RepairReport, TagProblem, label_set, repair_tags, split_tag
 from xmner.io import atomic_open
+from xmner.textfile import read_text
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,19 @@ class CorpusFormatError(ValueError):
 
 def detect_format(path: str | Path) -> str:
     """``cmner`` or ``twitter``, from the first non-blank line's header."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        for lineno, line in enumerate(_LINE_END.split(f.read(4096)), 1):
-            if not line.strip():
-                continue
-            for fmt, header in HEADERS.items():
-                if line.startswith(header):
-                    return fmt
-            raise CorpusFormatError(
-                path, lineno, "-", f"expected a 'WID:' or 'IMGID:' header, got {line[:40]!r}"
-            )
+    return _detect(read_text(path, what="corpus posts"), path)
+
+
+def _detect(text: str, path: str | Path) -> str:
+    for lineno, line in enumerate(_LINE_END.split(text), 1):
+        if not line.strip():
+            continue
+        for fmt, header in HEADERS.items():
+            if line.startswith(header):
+                return fmt
+        raise CorpusFormatError(
+            path, lineno, "-", f"expected a 'WID:' or 'IMGID:' header, got {line[:40]!r}"
+        )
     raise CorpusFormatError(path, 1, "-", "empty file: expected a 'WID:' or 'IMGID:' header")
 
 
@@ -76,8 +80,8 @@ def read_corpus(
     ``I-X`` into ``B-X``; repairs are added to ``report`` (or logged when no report is given).
     """
     path = Path(path)
-    fmt = fmt or detect_format(path)
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, what="corpus posts")
+    fmt = fmt or _detect(text, path)
     return parse_corpus(
         text, fmt, source=path, corpus=corpus, types=types, repair=repair, report=report
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,12 +41,21 @@ _PREPROCESS = f"rgb-resize{SIZE}-bilinear-imagenet-v1"  # part of every cache ke
 
 
 def load_pixels(path: str | Path) -> torch.Tensor:
-    """An image as a normalised (3, 224, 224) tensor; raises OSError/ValueError when unreadable."""
+    """An image as a normalised (3, 224, 224) tensor; raises OSError/ValueError when unreadable.
+
+    An image over PIL's decompression-bomb limit (its warning as well as its error) is
+    unreadable too: a ValueError, never a huge decode.
+    """
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
-        x = np.asarray(im, dtype=np.float32) / 255.0  # (224, 224, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as im:
+                im = im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+                x = np.asarray(im, dtype=np.float32) / 255.0  # (224, 224, 3)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ValueError(f"too many pixels (PIL's decompression-bomb limit): {e}") from None
     x = (x - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
     return torch.from_numpy(x).permute(2, 0, 1).contiguous()
 
@@ -112,9 +122,9 @@ def vgg16_extractor(weights: str | None = "DEFAULT") -> RegionExtractor:
 class FeatureCache:
     """One ``.pt`` file of (R, D) regions per image under ``root/<backbone identity>/``.
 
-    An entry is named by the image's id and a hash of its bytes (an edited image is a new
-    entry) and verified against the directory's manifest before use: a damaged entry is
-    discarded with a warning and recomputed.
+    An entry is named by the image's stem and a hash of its bytes (one name in two folders, or
+    an edited image, is a new entry) and verified against the directory's manifest before use:
+    a damaged entry is discarded with a warning and recomputed.
     """
 
     def __init__(self, root: str | Path, identity: str):
@@ -211,12 +221,12 @@ def image_features(
     out: list[torch.Tensor | None] = [None] * len(paths)
     todo: list[tuple[int, torch.Tensor]] = []
     for i, p in enumerate(paths):
-        hit = cache.get(Path(p)) if cache else None
-        if hit is not None:
-            out[i] = hit
-            report.cache_hits += 1
-            continue
         try:
+            hit = cache.get(Path(p)) if cache else None
+            if hit is not None:
+                out[i] = hit
+                report.cache_hits += 1
+                continue
             todo.append((i, load_pixels(p)))
         except (OSError, ValueError, SyntaxError) as e:
             log.warning("unreadable image %s: %s", p, e)

@@ -18,7 +18,8 @@ its emissions are exactly those of the text branch.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from xmner.config import drop_legacy_keys
 from xmner.data.corpus import Post
 from xmner.models.attention import additive_scores, masked_softmax, ragged_additive_scores
 from xmner.models.crf import CRFHead
+from xmner.models.segment import SEG_TAGS, segment_tags
 from xmner.models.vocab import (
     PAD_ID,
     UNK_ID,
@@ -42,12 +45,20 @@ from xmner.models.vocab import (
 log = logging.getLogger(__name__)
 
 
+#: Settings older checkpoints' configs hold but nothing read: the stage's (``StageConfig``) govern.
+LEGACY_KEYS = ("lr", "finetune_lr", "batch_size")
+
+
 @dataclass
 class ACNConfig:
-    """ACN sizes and training defaults (the paper's, with 300-d embeddings for CMNER)."""
+    """ACN sizes and switches (the paper's, with 300-d embeddings for CMNER).
+
+    Optimiser, learning rate and batch size are the training stage's (``StageConfig``).
+    """
 
     word_dim: int = 300
     bigram_dim: int = 0  # > 0: add a trained embedding of each token joined to the next
+    seg_dim: int = 0  # > 0: add an embedding of the token's place in its jieba word (B/M/E/S)
     word_dropout: float = 0.0  # training only: share of words read as <unk> (teaches <unk>)
     use_chars: bool = True
     char_dim: int = 30
@@ -62,9 +73,6 @@ class ACNConfig:
     max_len: int = 250
     dropout: float = 0.5
     freeze_embeddings: bool = True  # applies to a given pretrained matrix only
-    lr: float = 1e-3
-    finetune_lr: float = 1e-4
-    batch_size: int = 16
 
     def __post_init__(self) -> None:
         self.char_kernels = tuple(int(k) for k in self.char_kernels)
@@ -82,6 +90,20 @@ class ACNConfig:
         d = asdict(self)
         d["char_kernels"] = list(self.char_kernels)
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ACNConfig:
+        """Rebuild from ``to_dict``; unknown keys are an error, except keys of older versions
+        (``LEGACY_KEYS``), which are dropped with a log line."""
+        d = drop_legacy_keys(d, LEGACY_KEYS, "ACNConfig")
+        unknown = sorted(set(d) - set(_names(cls)))
+        if unknown:
+            raise ValueError(f"unknown ACNConfig keys {unknown}; expected some of {_names(cls)}")
+        return cls(**d)
+
+
+def _names(cls: type) -> list[str]:
+    return sorted(f.name for f in fields(cls))
 
 
 class CharCNN(nn.Module):
@@ -211,8 +233,12 @@ class ACN(nn.Module):
             with torch.no_grad():
                 nn.init.uniform_(self.bigram_emb.weight, -0.25, 0.25)
                 self.bigram_emb.weight[PAD_ID].zero_()
+        self.seg_emb = None
+        if config.seg_dim:
+            self.seg_emb = nn.Embedding(len(SEG_TAGS), config.seg_dim, padding_idx=PAD_ID)
         self.char_cnn = CharCNN(len(chars), config) if config.use_chars else None
-        lstm_in = config.word_dim + config.bigram_dim + (config.char_out if config.use_chars else 0)
+        char_out = config.char_out if config.use_chars else 0
+        lstm_in = config.word_dim + config.bigram_dim + config.seg_dim + char_out
         self.lstm = nn.LSTM(lstm_in, config.hidden // 2, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(config.dropout)
         self.coattention = (
@@ -231,7 +257,7 @@ class ACN(nn.Module):
         c = self.config
         return ACNCollator(
             self.labels, self.words, self.chars, c.max_len, c.max_word_chars,
-            c.use_images, c.regions, c.region_dim, self.bigrams,
+            c.use_images, c.regions, c.region_dim, self.bigrams, bool(c.seg_dim),
         )  # fmt: skip
 
     def init_state(self) -> dict[str, Any]:
@@ -251,11 +277,6 @@ class ACN(nn.Module):
         bigrams = state.get("bigrams")
         return cls(config, state["labels"], state["words"], state["chars"], emb, bigrams)
 
-    def make_optimizer(self, finetune: bool = False) -> torch.optim.Optimizer:
-        """Adam over the trainable parameters at ``lr`` (``finetune_lr`` when fine-tuning)."""
-        lr = self.config.finetune_lr if finetune else self.config.lr
-        return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=lr)
-
     # --- computation ----------------------------------------------------------------------
     def _batch(self, batch: dict[str, Any]) -> dict[str, Any]:
         dev = self.out_text.weight.device
@@ -273,6 +294,8 @@ class ACN(nn.Module):
         x = self.word_emb(words)  # (B, T, E)
         if self.bigram_emb is not None:
             x = torch.cat([x, self.bigram_emb(batch["bigram_ids"])], dim=-1)  # (B, T, E+G)
+        if self.seg_emb is not None:
+            x = torch.cat([x, self.seg_emb(batch["seg_ids"])], dim=-1)  # (B, T, E+G+S)
         if self.char_cnn is not None:
             x = torch.cat([x, self.char_cnn(batch["char_ids"], mask)], dim=-1)  # (B, T, E+50)
         x = self.dropout(x)
@@ -319,7 +342,8 @@ class ACNCollator:
 
     Keys: ``word_ids`` (B, T), ``char_ids`` (B, T, C), ``mask`` (B, T), ``lengths`` (B,),
     ``post_lengths`` (B,) before truncation, ``labels`` (B, T), with a bigram vocabulary
-    ``bigram_ids`` (B, T), and with images ``regions``
+    ``bigram_ids`` (B, T), with ``segments`` the jieba word places ``seg_ids`` (B, T), and with
+    images ``regions``
     (B, R, D) and ``image_mask`` (B,). Words are looked up as written, then lower-cased,
     then as ``<unk>``.
     """
@@ -333,6 +357,7 @@ class ACNCollator:
     regions: int = 49
     region_dim: int = 512
     bigrams: list[str] | None = None
+    segments: bool = False
 
     def __post_init__(self) -> None:
         self.label_index = {t: i for i, t in enumerate(self.labels)}
@@ -404,6 +429,11 @@ class ACNCollator:
                 grams = token_bigrams(post.tokens)[:n]
                 bigram_ids[row][:n] = [self.bigram_index.get(g, UNK_ID) for g in grams]
             batch["bigram_ids"] = torch.tensor(bigram_ids)
+        if self.segments:
+            seg_ids = [[PAD_ID] * t for _ in pairs]
+            for row, ((post, _), n) in enumerate(zip(pairs, lengths, strict=True)):
+                seg_ids[row][:n] = segment_tags(tuple(post.tokens))[:n]
+            batch["seg_ids"] = torch.tensor(seg_ids)
         if self.use_images:
             regions = torch.zeros(b, self.regions, self.region_dim)
             for row, (_, reg) in enumerate(pairs):

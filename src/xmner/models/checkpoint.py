@@ -122,8 +122,8 @@ def open_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     payload = _read(path, map_location)
     config_cls, model_cls = KINDS[payload["kind"]].classes()
     try:
-        config = config_cls(**payload["config"])
-    except TypeError as err:
+        config = config_cls.from_dict(payload["config"])
+    except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: config does not fit {config_cls.__name__}: {err}") from None
     model = model_cls.rebuild(config, payload["init"])
     model.load_state_dict(payload["state_dict"])

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xmner.config import drop_legacy_keys
 from xmner.data.corpus import Post
 from xmner.models.crf import CRFHead
 
@@ -42,11 +43,16 @@ REFERENCE_LABELS = (
 REFERENCE_SPAN_LABELS = ("[pad]", "O", "B", "I", "X", "[CLS]", "[SEP]")
 _TYPE_ALIASES = {"OTHER": "MISC", "MISC": "OTHER"}
 _MASKED = -10000.0  # the authors' additive mask value
+#: Settings older checkpoints' configs hold but nothing read: the stage's (``StageConfig``) govern.
+LEGACY_KEYS = ("lr", "warmup", "batch_size")
 
 
 @dataclass
 class UMTConfig:
-    """Sizes, switches and training defaults of UMT (JSON-serialisable)."""
+    """Sizes and switches of UMT (JSON-serialisable).
+
+    Optimiser, learning rate, warm-up and batch size are the training stage's (``StageConfig``).
+    """
 
     bert: str = "bert-base-multilingual-cased"  # hub id or local dir
     bert_config: dict[str, Any] | None = None  # build a random encoder from this instead
@@ -60,16 +66,12 @@ class UMTConfig:
     txt2txt_layers: int = 1
     alpha: float = 0.5  # weight of the main classifier against the converted span scores
     beta: float = 0.5  # weight of the auxiliary span CRF loss
-    lr: float = 5e-5  # AdamW
-    warmup: float = 0.1  # fraction of steps with linear warm-up
-    batch_size: int = 16
 
     def __post_init__(self) -> None:
         if self.max_len < 3:
             raise ValueError(f"max_len must be >= 3 (room for [CLS] w [SEP]), got {self.max_len}")
-        for name in ("alpha", "warmup"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         for name in ("txt2img_layers", "img2txt_layers", "txt2txt_layers", "regions"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -82,7 +84,9 @@ class UMTConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> UMTConfig:
-        """Rebuild from ``to_dict``; unknown keys are an error."""
+        """Rebuild from ``to_dict``; unknown keys are an error, except keys of older versions
+        (``LEGACY_KEYS``), which are dropped with a log line."""
+        d = drop_legacy_keys(d, LEGACY_KEYS, "UMTConfig")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -304,6 +308,10 @@ class UMT(nn.Module):
         if self.config.use_images:
             if regions is None or image_mask is None:
                 raise ValueError("use_images=True needs regions (B, R, D) and image_mask (B, R)")
+            # A post without an image (mask all off) sees a blank image: its regions are zeroed
+            # and every score gets the same -10000, so attention is uniform over 49 equal rows
+            # and the image side is a learned constant (see docs/umt.md, "Images").
+            regions = regions * image_mask[..., None].to(regions.dtype)
             img_bias = _bias(image_mask)  # (B, 1, 1, R)
             vis = self.vismap2text(regions)  # (B, R, H)
             txt_img = self.txt2img_attention(main, vis, img_bias)  # (B, S, H)
@@ -499,7 +507,9 @@ def import_authors_checkpoint(
 
     ``state`` is the dict or a ``.safetensors`` / ``.bin`` file. Their classifier and CRF rows
     for padding, ``X``, ``[CLS]`` and ``[SEP]`` are dropped; the rows of ``model.labels`` are
-    kept, matched by name (``OTHER`` and ``MISC`` are taken as one type).
+    kept, matched by name (``OTHER`` and ``MISC`` are taken as one type). Their CRFs run over
+    ``[CLS] .. [SEP]``; ours over words, so the start and end scores fold in the transitions
+    from ``[CLS]`` and to ``[SEP]`` (see ``_word_level_crf``).
     """
     if not model.config.use_images:
         raise ValueError("the authors' UMT is multimodal: build the model with use_images=True")
@@ -507,6 +517,8 @@ def import_authors_checkpoint(
         state = _read_state(Path(state))
     rows = _rows(model.labels, list(reference_labels))
     span_rows = _rows(list(SPAN_LABELS), list(reference_span_labels))
+    references = {"crf": list(reference_labels), "aux_crf": list(reference_span_labels)}
+    crfs: dict[str, dict[str, torch.Tensor]] = {"crf": {}, "aux_crf": {}}
     ours: dict[str, torch.Tensor] = {}
     for name, value in state.items():
         name = name.removeprefix("module.")
@@ -519,15 +531,40 @@ def import_authors_checkpoint(
         if head in ("classifier", "aux_classifier"):
             value = value[rows if head == "classifier" else span_rows]
         elif head in ("crf", "aux_crf"):
-            r = rows if head == "crf" else span_rows
-            value = value[r][:, r] if leaf == "transitions" else value[r]
-            name = f"{head}.crf.{leaf}"
+            crfs[head][leaf] = value
+            continue
         ours[name] = value
+    for head, r in (("crf", rows), ("aux_crf", span_rows)):
+        if crfs[head]:
+            word_crf = _word_level_crf(crfs[head], r, references[head], head)
+            ours.update({f"{head}.crf.{leaf}": v for leaf, v in word_crf.items()})
     missing, unexpected = model.load_state_dict(ours, strict=False)
     if missing or unexpected:
         raise ValueError(
             f"checkpoint does not match UMT: missing {missing[:8]}, unexpected {unexpected[:8]}"
         )
+
+
+def _word_level_crf(
+    crf: Mapping[str, torch.Tensor], rows: list[int], reference: list[str], head: str
+) -> dict[str, torch.Tensor]:
+    """The authors' CRF over ``[CLS] w1 .. wn [SEP]`` as a CRF over the words' labels ``rows``.
+
+    A real label never starts or ends their sequences, so the start score of label j is
+    ``start[CLS] + trans[CLS, j]`` and its end score ``trans[j, SEP] + end[SEP]``; with one
+    sub-word per word both CRFs then rank every label path alike.
+    """
+    leaves = ("transitions", "start_transitions", "end_transitions")
+    if sorted(crf) != sorted(leaves):
+        raise ValueError(f"checkpoint's {head} holds {sorted(crf)}, expected {list(leaves)}")
+    if "[CLS]" not in reference or "[SEP]" not in reference:
+        raise ValueError(f"the checkpoint's labels {reference} lack '[CLS]' or '[SEP]'")
+    trans, cls, sep = crf["transitions"], reference.index("[CLS]"), reference.index("[SEP]")
+    return {
+        "transitions": trans[rows][:, rows],
+        "start_transitions": crf["start_transitions"][cls] + trans[cls, rows],
+        "end_transitions": trans[rows, sep] + crf["end_transitions"][sep],
+    }
 
 
 def _rows(labels: list[str], reference: list[str]) -> list[int]:

@@ -18,6 +18,7 @@ import html
 import logging
 from pathlib import Path
 
+from xmner.textfile import read_text, split_lines
 from xmner.translate.cedict import (
     CJK,
     FIRST_WORD,
@@ -136,7 +137,8 @@ def join_clitics(tokens: list[str]) -> list[str]:
 def read_lexicon(path: str | Path) -> dict[str, str]:
     """A ``src tgt`` lexicon file: first target per source word wins (files are sorted by score)."""
     out: dict[str, str] = {}
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    text = read_text(path, what="'source target' lines")
+    for lineno, line in enumerate(split_lines(text), 1):
         parts = line.split()
         if not parts:
             continue
