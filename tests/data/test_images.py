@@ -133,7 +133,7 @@ def test_same_name_in_two_folders_never_shares_a_cache_entry(examples, extractor
     for folder, want in ((a, direct[0]), (b, direct[1]), (a, direct[0]), (b, direct[1])):
         regions, _ = post_regions([post], folder, extractor, cache_dir=cache)
         torch.testing.assert_close(regions[0].regions, want)
-    assert len(list((cache / extractor.identity).glob("L1_x-*.pt"))) == 2
+    assert len(list((cache / extractor.identity).glob("L1_x.*.pt"))) == 2
     moved = tmp_path / "moved"
     shutil.copytree(a, moved)  # same bytes elsewhere: a cache hit
     _, report = post_regions([post], moved, extractor, cache_dir=cache)
@@ -207,3 +207,24 @@ def test_vgg16_regions_equal_torchvision_pool5(examples):
     regions = ex(pixels)
     torch.testing.assert_close(regions, fmap.flatten(2).transpose(1, 2), rtol=0, atol=1e-6)
     assert torch.equal(regions[0, 7 * 1 + 3], fmap[0, :, 1, 3])  # region r is cell (r // 7, r % 7)
+
+
+def test_a_damaged_or_stale_feature_is_recomputed(examples, extractor, tmp_path, caplog):
+    import logging
+
+    _, image_dir = examples
+    images = tmp_path / "images"
+    shutil.copytree(image_dir, images)
+    paths = sorted(images.iterdir())[:2]
+    first = image_features(paths, extractor, cache_dir=tmp_path / "cache")
+    cut = next((tmp_path / "cache" / extractor.identity).glob(f"{paths[0].stem}.*.pt"))
+    cut.write_bytes(cut.read_bytes()[:50])
+    with caplog.at_level(logging.WARNING):
+        again = image_features(paths, extractor, cache_dir=tmp_path / "cache")
+    assert f"damaged cache entry {cut}" in caplog.text
+    for a, b in zip(first, again, strict=True):  # recomputed alone: batch size may round
+        torch.testing.assert_close(a, b)
+    shutil.copy(paths[1], paths[0])  # the image itself changed: its old features do not apply
+    changed = image_features(paths[:1], extractor, cache_dir=tmp_path / "cache")
+    torch.testing.assert_close(changed[0], first[1])
+    assert not torch.allclose(changed[0], first[0])

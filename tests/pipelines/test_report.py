@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from xmner import manifest
 from xmner.data.corpus import Post, write_corpus
 from xmner.pipelines.report import collect_results, collect_table2, write_report
 
@@ -16,6 +17,7 @@ WEAK = [["O", "O"], ["B-LOC", "I-LOC"], ["O", "O"]] * 30
 def _corpus(tags, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     write_corpus([Post(str(i), ["w"] * len(t), t) for i, t in enumerate(tags)], path, "twitter")
+    manifest.record(path)  # as a run records what it wrote
 
 
 def _stage(stage, best, run, stopped, train=("cmner:train",)):
@@ -62,6 +64,7 @@ def _run(root, direction, model, schedule, seed, f1, tags, gold="data/cmner-test
         **extra,
     }
     (run / "results.json").write_text(json.dumps(result))
+    manifest.record(run / "results.json")
     return run
 
 
@@ -72,6 +75,7 @@ def _table2_run(root, model, images, seed, f1, per):
     result = {"table": "table2", "model": model, "images": images, "seed": seed}
     result |= {"precision": f1, "recall": f1, "f1": f1, "per_type": per_type}
     (run / "results.json").write_text(json.dumps(result))
+    manifest.record(run / "results.json")
 
 
 @pytest.fixture
@@ -229,6 +233,7 @@ def test_older_results_without_stage_settings_still_render(runs):
     old["stages"] = [{"stage": "train", "best_epoch": 2, "best_dev_f1": 0.4, "epochs_run": 5}]
     del old["images"]
     path.write_text(json.dumps(old))
+    manifest.record(path)
     write_report(runs, bootstrap_samples=10)
     table3 = (runs / "report" / "table3.md").read_text()
     assert "| ACN | - | 1 | train | ? | 5 / ? | 3 | 40.00 | ? |" in table3
@@ -246,3 +251,14 @@ def test_chart_says_not_run_only_without_results(runs):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     labels = bar_labels(table_cells("en2zh", collect_results(runs)), "ACN")
     assert labels == ["42.0", "not run", "0.0", "72.0"]
+
+
+def test_cells_made_from_other_inputs_are_left_out_with_a_warning(runs):
+    (runs / "environment.json").write_text(json.dumps({"inputs": {"cmner/test.txt": "new"}}))
+    manifest.record(runs / "environment.json")
+    stale = _run(runs, "en2zh", "acn", "TGT", 1, 0.9, GOLD_TAGS, inputs={"cmner/test.txt": "old"})
+    _run(runs, "en2zh", "acn", "SRC", 1, 0.9, GOLD_TAGS, inputs={"cmner/test.txt": "new"})
+    report = write_report(runs, bootstrap_samples=10)
+    assert {r["schedule"] for r in report.results} == {"-", "SRC&TGT", "SRC"}
+    assert f"{stale}: left out, made from other inputs (cmner/test.txt)" in report.warnings
+    assert all(not Path(r["path"]).is_absolute() for r in report.results)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from xmner import manifest
 from xmner.data.corpus import Post
 from xmner.io import atomic_open, file_hash
 
@@ -118,34 +119,39 @@ def vgg16_extractor(weights: str | None = "DEFAULT") -> RegionExtractor:
     return RegionExtractor("vgg16", features, features)
 
 
-def cache_key(path: str | Path) -> str:
-    """An image's cache key: its stem and a hash of its bytes (one name, two images: two keys)."""
-    return f"{Path(path).stem}-{file_hash(path)}"
-
-
 class FeatureCache:
-    """One ``.pt`` file of (R, D) regions per image under ``root/<backbone identity>/``, named
-    by :func:`cache_key`."""
+    """One ``.pt`` file of (R, D) regions per image under ``root/<backbone identity>/``.
+
+    An entry is named by the image's stem and a hash of its bytes (one name in two folders, or
+    an edited image, is a new entry) and verified against the directory's manifest before use:
+    a damaged entry is discarded with a warning and recomputed.
+    """
 
     def __init__(self, root: str | Path, identity: str):
         self.dir = Path(root) / identity
 
-    def path(self, image_id: str) -> Path:
-        return self.dir / f"{image_id}.pt"
+    def path(self, image: Path) -> Path:
+        """Where the regions of the image file ``image`` are cached."""
+        return self.dir / f"{image.stem}.{file_hash(image)}.pt"
 
-    def get(self, image_id: str) -> torch.Tensor | None:
-        p = self.path(image_id)
-        if not p.is_file():
+    def get(self, image: Path) -> torch.Tensor | None:
+        """The cached regions of ``image``, or None (absent, or damaged and discarded)."""
+        p = self.path(image)
+        if not p.exists() or not manifest.usable(p):
             return None
         try:
             return torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e:  # a damaged entry is recomputed, not fatal
             log.warning("unreadable cache entry %s (%s); recomputing", p, e)
+            p.unlink(missing_ok=True)
             return None
 
-    def put(self, image_id: str, regions: torch.Tensor) -> None:
-        with atomic_open(self.path(image_id), "wb") as f:
+    def put(self, image: Path, regions: torch.Tensor) -> None:
+        """Cache the regions of ``image`` (atomically, then recorded in the manifest)."""
+        path = self.path(image)
+        with atomic_open(path, "wb") as f:
             torch.save(regions.clone(), f)
+        manifest.record(path)
 
 
 @dataclass
@@ -214,27 +220,24 @@ def image_features(
     cache = FeatureCache(cache_dir, extractor.identity) if cache_dir is not None else None
     out: list[torch.Tensor | None] = [None] * len(paths)
     todo: list[tuple[int, torch.Tensor]] = []
-    keys: list[str | None] = [None] * len(paths)
     for i, p in enumerate(paths):
         try:
-            keys[i] = cache_key(p) if cache else None
-            hit = cache.get(keys[i]) if cache else None
-            if hit is None:
-                todo.append((i, load_pixels(p)))
+            hit = cache.get(Path(p)) if cache else None
+            if hit is not None:
+                out[i] = hit
+                report.cache_hits += 1
+                continue
+            todo.append((i, load_pixels(p)))
         except (OSError, ValueError, SyntaxError) as e:
             log.warning("unreadable image %s: %s", p, e)
             report.corrupt.append(str(p))
-            continue
-        if hit is not None:
-            out[i] = hit
-            report.cache_hits += 1
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
         feats = extractor(torch.stack([x for _, x in chunk]))  # (N, R, D)
         for (i, _), f in zip(chunk, feats, strict=True):
             out[i] = f
             if cache:
-                cache.put(keys[i], f)
+                cache.put(Path(paths[i]), f)
         report.computed += len(chunk)
     report.images_used += sum(f is not None for f in out)
     return out

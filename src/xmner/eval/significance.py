@@ -1,8 +1,9 @@
 """Is each schedule's gain over ``-`` more than noise? Bootstrap over seeds and test posts.
 
-Reads each cell's ``predictions.txt`` and the gold test file its ``results.json`` names
-(``gold_test``, absolute or relative to the runs directory). Missing or misaligned files are
-errors that name the file, never a silently shorter report.
+Reads each cell's ``predictions.txt`` (``path`` is the cell's folder, relative to the runs
+directory) and the gold test file its ``results.json`` names (``gold_test``, relative to the
+runs directory). Both are verified against their manifests first: missing, cut, altered or
+misaligned files are errors that name the file, never a silently shorter report.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from xmner import manifest
 from xmner.eval.bootstrap import seed_post_bootstrap, verdict
 from xmner.eval.reference import SCHEDULES
 
@@ -34,14 +36,14 @@ class Significance:
 
 def gold_path(result: dict, runs_dir: str | Path) -> Path:
     """The gold test file of a cell: ``gold_test``, resolved against ``runs_dir`` if relative."""
-    where = Path(result.get("path", "?")) / "results.json"
+    where = Path(runs_dir) / result.get("path", "?") / "results.json"
     if not result.get("gold_test"):
         raise ValueError(f"{where}: no 'gold_test'; expected the path of the gold test file")
     path = Path(result["gold_test"])
     path = path if path.is_absolute() else Path(runs_dir) / path
     if not path.is_file():
         raise ValueError(f"{where}: gold test file {path} not found")
-    return path
+    return manifest.verify(path)
 
 
 def read_aligned(pred_path: Path, gold_file: Path, gold: list) -> list[list[str]]:
@@ -50,7 +52,7 @@ def read_aligned(pred_path: Path, gold_file: Path, gold: list) -> list[list[str]
 
     if not pred_path.is_file():
         raise ValueError(f"{pred_path}: predictions not found; expected one per run directory")
-    pred = read_corpus(pred_path)
+    pred = read_corpus(manifest.verify(pred_path))
     if len(pred) != len(gold):
         raise ValueError(f"{pred_path}: {len(pred)} posts but gold {gold_file} has {len(gold)}")
     for i, (p, g) in enumerate(zip(pred, gold)):
@@ -89,7 +91,8 @@ def significance(
         gold = golds.setdefault(path, read_corpus(path))
 
         def preds(cells: list[dict], path: Path = path, gold: list = gold) -> list:
-            return [read_aligned(Path(c["path"]) / "predictions.txt", path, gold) for c in cells]
+            cell_dirs = [Path(runs_dir) / c["path"] for c in cells]
+            return [read_aligned(d / "predictions.txt", path, gold) for d in cell_dirs]
 
         tags = [p.tags for p in gold]
         test = seed_post_bootstrap(tags, preds(base), preds(runs), samples, seed)

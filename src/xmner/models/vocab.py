@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from xmner.data.corpus import Post
+from xmner.io import read_text
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def check_vocab(entries: list[str], what: str = "vocabulary") -> None:
 def read_vocab(path: str | Path) -> list[str]:
     """Read ``acn_vocab.txt``: one entry per line (row order), rows 0/1 ``<pad>``/``<unk>``."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     entries = text.split("\n")
     if entries and entries[-1] == "":
         entries.pop()
@@ -78,7 +79,10 @@ def load_embeddings(
 ) -> tuple[list[str], torch.Tensor]:
     """The words and the (V, E) float32 matrix of an ``align/`` export, checked to agree."""
     words = read_vocab(vocab_path)
-    matrix = np.load(matrix_path, allow_pickle=False)
+    try:
+        matrix = np.load(matrix_path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:  # numpy suggests allow_pickle for any damage
+        raise ValueError(f"{matrix_path}: not a readable .npy matrix (damaged or cut)") from err
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
         raise ValueError(
             f"{matrix_path}: expected a ({len(words)}, E) matrix for the {len(words)} rows of "

@@ -1,8 +1,10 @@
 """Shared artefacts of an experiment, computed once and cached by content hash.
 
 Translated corpora, aligned word vectors (ACN), tokenizers (UMT in tests) and image region
-features are keyed by what produced them, written atomically under ``<out>/cache/`` and
-reused by every run that needs them.
+features are keyed by what produced them (settings and the content hashes of the input files),
+written atomically under ``<out>/cache/`` and reused by every run that needs them. Each entry
+records its settings and inputs in ``inputs.json`` and is sealed in its manifest when complete;
+an entry that does not verify is discarded with a warning and recomputed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
+from xmner import manifest
 from xmner.data.corpora import get_spec
 from xmner.data.corpus import Post, read_corpus, write_corpus
 from xmner.data.tags import unify_types
@@ -37,25 +40,37 @@ def posts_hash(posts: list[Post]) -> str:
 
 
 def translated_train(
-    cfg: ExperimentConfig, direction: Direction, source_posts: list[Post], cache: Path
+    cfg: ExperimentConfig,
+    direction: Direction,
+    source_posts: list[Post],
+    cache: Path,
+    inputs: dict[str, str] | None = None,
 ) -> tuple[list[Post], Path]:
     """The source train split translated into the target language; returns posts and report path.
 
     ``source_posts`` carry the source corpus' own type names; the result carries the target's
-    (then unified by the caller). Cached in ``cache/translations/<direction>-<engine>-<hash>/``.
+    (then unified by the caller). ``inputs`` are the fingerprints of the files it comes from.
+    Cached in ``cache/translations/<direction>-<engine>-<hash>/``.
     """
     from xmner.translate.corpus import translate_split
 
     t = cfg.translate
     model = t.model_en2zh if direction.name == "en2zh" else t.model_zh2en
-    key = content_hash(t.engine, model, t.lexicon, direction.name, posts_hash(source_posts))
+    settings = {
+        "engine": t.engine,
+        "model": model,
+        "lexicon": t.lexicon,
+        "direction": direction.name,
+    }
     if t.engine == "lexicon":  # the lexicon engine's logic changes with the code, not a model
         from xmner.translate.lexicon import LEXICON_VERSION
 
-        key = content_hash(key, LEXICON_VERSION)
+        settings["lexicon_version"] = LEXICON_VERSION
+    inputs = dict(inputs or {})
+    key = content_hash(settings, inputs, posts_hash(source_posts))
     out_dir = cache / "translations" / f"{direction.name}-{t.engine}-{key}"
     target_path, report_path = out_dir / "train.txt", out_dir / "report.json"
-    if target_path.exists() and report_path.exists():
+    if manifest.sealed(out_dir, ["train.txt", "report.json", "inputs.json"]):
         log.info("reusing translation %s", out_dir)
         return _reread(target_path, direction, source_posts), report_path
     options = {"batch_size": t.batch_size} if t.engine != "lexicon" else {}
@@ -65,6 +80,8 @@ def translated_train(
     )  # fmt: skip
     write_corpus(posts, target_path, get_spec(direction.target).fmt)
     write_json(report_path, report.to_dict())
+    write_json(out_dir / "inputs.json", {"settings": settings, "inputs": inputs})
+    manifest.seal(out_dir)
     log.info("translated %s:\n%s", direction.name, report.summary())
     return _reread(target_path, direction, source_posts), report_path
 
@@ -84,6 +101,7 @@ def acn_vectors(
     tokens: list[str],
     cache: Path,
     optional: list[str] = (),
+    inputs: dict[str, str] | None = None,
 ) -> tuple[Path, Path, Path | None]:
     """Aligned word vectors for ACN covering ``tokens``: (vocab.txt, embeddings.npy, metrics).
 
@@ -98,11 +116,12 @@ def acn_vectors(
     from xmner.align.space import AlignConfig, build_aligned_space
 
     e = cfg.embed
-    key = content_hash(asdict(e), texts, sorted(set(tokens)), sorted(set(optional)))
+    inputs = dict(inputs or {})
+    key = content_hash(asdict(e), inputs, texts, sorted(set(tokens)), sorted(set(optional)))
     out_dir = cache / "embeddings" / f"{e.mode}-{key}"
     vocab, matrix = out_dir / "acn_vocab.txt", out_dir / "acn_embeddings.npy"
     metrics = out_dir / "metrics.json"
-    if vocab.exists() and matrix.exists():
+    if manifest.sealed(out_dir, ["acn_vocab.txt", "acn_embeddings.npy", "inputs.json"]):
         log.info("reusing embeddings %s", out_dir)
         return vocab, matrix, metrics if metrics.exists() else None
     if e.mode == "train":
@@ -121,10 +140,13 @@ def acn_vectors(
     norm = 0.25 * (spaces[0].dim / 3) ** 0.5
     spaces = [Embeddings(s.words, _unit(s.vectors) * norm) for s in spaces]
     export = export_acn_embeddings(tokens, spaces, out_dir, optional=optional)
+    # names relative to this folder: the cache stays valid when the runs directory moves
     write_json(
         out_dir / "export.json",
-        asdict(export) | {"vocab_path": str(vocab), "matrix_path": str(matrix)},
+        asdict(export) | {"vocab_path": vocab.name, "matrix_path": matrix.name},
     )
+    write_json(out_dir / "inputs.json", {"settings": asdict(e), "inputs": inputs})
+    manifest.seal(out_dir)
     return vocab, matrix, metrics if metrics.exists() else None
 
 
@@ -141,7 +163,7 @@ def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2
 
     key = content_hash("wordpiece", vocab_size, texts)
     path = cache / "tokenizers" / key
-    if not (path / "tokenizer.json").exists():
+    if not manifest.sealed(path, ["tokenizer.json"]):
         tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=False)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -153,6 +175,7 @@ def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2
             sep_token="[SEP]", mask_token="[MASK]",
         )  # fmt: skip
         fast.save_pretrained(path)
+        manifest.seal(path)
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(path))

@@ -24,6 +24,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set acn.finetune.epochs=5 (repeatable)",
     )
+    p.add_argument(
+        "--on-change",
+        choices=["recompute", "refuse"],
+        help="when input files changed since a cell ran: recompute it (default) or refuse",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,6 +76,8 @@ def _config(args: argparse.Namespace, extra: list[str]):
         overrides.append(f"data.data_dir={_toml_str(args.data_dir)}")
     if args.images:
         overrides.append(f"data.images={_toml_str(args.images)}")
+    if args.on_change:
+        overrides.append(f"on_change={_toml_str(args.on_change)}")
     return load_experiment(args.preset, overrides + args.overrides)
 
 
@@ -126,13 +133,15 @@ def _train(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from xmner import locks
     from xmner.eval.reference import load_reference
     from xmner.pipelines.report import write_report
 
     reference = load_reference(args.reference) if args.reference else None
     if not Path(args.out).is_dir():
         raise ValueError(f"{args.out}: no such runs directory; expected the --out of a run")
-    report = write_report(args.out, reference)
+    with locks.hold(args.out):  # not while a run writes there
+        report = write_report(args.out, reference)
     for path in report.files:
         print(path)
     return 0

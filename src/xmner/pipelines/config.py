@@ -78,6 +78,7 @@ class ExperimentConfig:
     progress: bool = True
     threads: int = 0  # torch CPU threads per worker (0: the cores shared among the workers)
     jobs: int = 0  # cells trained at once, each in its own worker process (0: one per core)
+    on_change: str = "recompute"  # inputs changed since a cell ran: recompute | refuse
     data: DataSection = field(default_factory=DataSection)
     translate: TranslateSection = field(default_factory=TranslateSection)
     embed: EmbedSection = field(default_factory=EmbedSection)
@@ -88,6 +89,7 @@ class ExperimentConfig:
         _one_of("pretrain_select", self.pretrain_select, ("target-dev", "source-dev", "fixed"))
         _one_of("data.images", self.data.images, ("none", "one", "all"))
         _one_of("embed.mode", self.embed.mode, ("train", "vec", "random"))
+        _one_of("on_change", self.on_change, ("recompute", "refuse"))
         if self.jobs < 0:
             raise ValueError(f"jobs: expected a number of worker processes >= 1, got {self.jobs}")
         if len(set(self.seeds)) != len(self.seeds):

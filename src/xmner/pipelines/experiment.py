@@ -2,8 +2,10 @@
 
 A cell is (direction, model, schedule, seed); its run directory is
 ``<out>/<direction>/<model>/<schedule>/seed<k>/`` with ``config.json``, ``metrics.jsonl``,
-``best.pt``, ``predictions.txt`` and ``results.json``. A cell whose ``results.json`` exists is
-skipped; a killed cell resumes from its last completed epoch.
+``best.pt``, ``predictions.txt`` and ``results.json``, each recorded in the cell's
+``MANIFEST.jsonl``. A cell whose ``results.json`` verifies and whose recorded inputs match is
+skipped; a killed cell resumes from its last completed epoch. One process writes a runs
+directory (``<out>/.lock``), one worker a cell (``<cell>/.lock``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import logging
 import os
 import resource
+import shutil
 import time
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
@@ -20,15 +23,16 @@ from typing import Any
 
 import torch
 
+from xmner import locks, manifest
 from xmner.data.corpora import SPLITS, get_spec, load_split
 from xmner.data.corpus import Post, write_corpus
 from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
 from xmner.eval.metrics import MODE, score
-from xmner.io import content_hash, write_json
-from xmner.pipelines import artefacts
+from xmner.io import content_hash, read_json, write_json
+from xmner.pipelines import artefacts, inputs
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
-from xmner.pipelines.train import StageConfig, fit, predict
+from xmner.pipelines.train import StageConfig, fit, load_weights, predict
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,11 @@ class Context:
     resources: dict[str, Any] = field(default_factory=dict)
     features: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     timings: list[Timing] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)  # input file -> content hash
+
+    def inputs_of(self, *names: str) -> dict[str, str]:
+        """The fingerprints of the named inputs (those this run has)."""
+        return {n: self.inputs[n] for n in names if n in self.inputs}
 
     @property
     def cache(self) -> Path:
@@ -100,8 +109,12 @@ def _cap(posts: list[Post], n: int) -> list[Post]:
     return posts[:n] if n > 0 else posts
 
 
-def load_corpora(ctx: Context) -> None:
-    """Read both corpora's splits (capped by ``data.max_posts``) with unified type names."""
+def load_corpora(ctx: Context, write_gold: bool = True) -> None:
+    """Read both corpora's splits (capped by ``data.max_posts``) with unified type names.
+
+    The gold test posts go to ``<out>/data/`` unless ``write_gold`` is False (worker processes
+    write only their own cell directories).
+    """
     cfg = ctx.cfg
     for corpus in ("cmner", "twitter2015"):
         for split in SPLITS:
@@ -109,7 +122,9 @@ def load_corpora(ctx: Context) -> None:
             ctx.corpora[corpus, split] = artefacts.unified(raw)
             ctx.corpora[corpus, f"{split}:raw"] = raw
         gold = ctx.out / "data" / f"{corpus}-test.txt"
-        write_corpus(ctx.corpora[corpus, "test:raw"], gold, get_spec(corpus).fmt)
+        if write_gold:
+            write_corpus(ctx.corpora[corpus, "test:raw"], gold, get_spec(corpus).fmt)
+            manifest.record(gold)
         ctx.gold_test[corpus] = gold
 
 
@@ -119,8 +134,11 @@ def prepare_translations(ctx: Context) -> None:
     for name in ctx.cfg.directions if needs else []:
         t0 = time.perf_counter()
         d = DIRECTIONS[name]
+        used = ctx.inputs_of(
+            inputs.corpus_input(d.source, "train"), "translate.lexicon", "cc-cedict"
+        )
         posts, report = artefacts.translated_train(
-            ctx.cfg, d, ctx.corpora[d.source, "train:raw"], ctx.cache
+            ctx.cfg, d, ctx.corpora[d.source, "train:raw"], ctx.cache, used
         )
         ctx.translations[name] = artefacts.unified(posts)
         ctx.translation_reports[name] = report
@@ -166,12 +184,13 @@ def prepare_acn(ctx: Context) -> None:
     # training tokens get a row each; a dev/test-only token only where it has a vector
     tokens = sorted({t for p in posts for t in p.tokens})
     unseen = sorted({t for p in _all_posts(ctx) for t in p.tokens} - set(tokens))
-    vocab, matrix, metrics = artefacts.acn_vectors(ctx.cfg, texts, tokens, ctx.cache, unseen)
+    used = {k: v for k, v in ctx.inputs.items() if not k.startswith("images:")}
+    vocab, matrix, metrics = artefacts.acn_vectors(ctx.cfg, texts, tokens, ctx.cache, unseen, used)
     words, emb = load_embeddings(vocab, matrix)
     ctx.resources["acn"] = {
         "words": words,
         "embeddings": emb,
-        "alignment_metrics": str(metrics) if metrics else None,
+        "alignment_metrics": metrics.relative_to(ctx.out).as_posix() if metrics else None,
         **shared,
     }
     ctx.timed(
@@ -292,32 +311,69 @@ def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p for n, p in model.named_parameters() if p.requires_grad}
 
 
+def cell_inputs(ctx: Context, cell: Cell) -> dict[str, str]:
+    """The fingerprints of the input files a cell's result depends on."""
+    if cell.images != "none":
+        return dict(ctx.inputs)
+    return {k: v for k, v in ctx.inputs.items() if not k.startswith("images:")}
+
+
 def run_cell(ctx: Context, cell: Cell) -> dict:
     """Train, select and test one cell; returns (and writes) its results."""
-    from xmner.io import read_json
-    from xmner.models import checkpoint
-
-    direction, model_name, schedule, seed = cell.direction, cell.model, cell.schedule, cell.seed
-    cfg, d, p = ctx.cfg, DIRECTIONS[direction], plan(direction, schedule)
     run_dir = cell.run_dir(ctx.out)
-    section = getattr(cfg, model_name)
-    images = cell.images
-    use_images = images != "none"
-    key = cell_key(cfg, model_name, schedule, images)
-    if (run_dir / "config.json").exists() and read_json(run_dir / "config.json").get("key") != key:
+    with locks.hold(run_dir):  # one worker per cell
+        return _run_cell(ctx, cell, run_dir)
+
+
+def _reusable(ctx: Context, cell: Cell, run_dir: Path, key: str, used: dict[str, str]) -> bool:
+    """Whether ``run_dir`` holds this cell's work to keep; cleared if its inputs changed."""
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        return False
+    config = read_json(manifest.verify(config_path))
+    if config.get("key") != key:
         raise ValueError(
             f"{run_dir} holds a run made with other settings; to keep it, use another --out, "
             "else delete that directory"
         )
+    changed = inputs.changes(config.get("inputs", {}), used)
+    if not changed:
+        return True
+    what = "; ".join(changed)
+    if ctx.cfg.on_change == "refuse":
+        raise ValueError(
+            f"{run_dir}: inputs differ from those it was made from ({what}); rerun with "
+            "--on-change recompute to recompute it, or use another --out"
+        )
+    log.warning("%s: inputs changed (%s); recomputing this cell", run_dir, what)
+    for entry in run_dir.iterdir():
+        if entry.name != locks.LOCK:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    return False
+
+
+def _run_cell(ctx: Context, cell: Cell, run_dir: Path) -> dict:
+    from xmner.models import checkpoint
+
+    direction, model_name, schedule, seed = cell.direction, cell.model, cell.schedule, cell.seed
+    cfg, d, p = ctx.cfg, DIRECTIONS[direction], plan(direction, schedule)
+    section = getattr(cfg, model_name)
+    images = cell.images
+    use_images = images != "none"
+    key = cell_key(cfg, model_name, schedule, images)
+    used = cell_inputs(ctx, cell)
     results_path = run_dir / "results.json"
-    if results_path.exists():
-        return read_json(results_path)
+    if _reusable(ctx, cell, run_dir, key, used) and results_path.exists():
+        return read_json(manifest.verify(results_path))
     t0 = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {
-        "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
-        "images": images, "table": cell.table, "key": key, "experiment": asdict(cfg),
-    })  # fmt: skip
+    if not (run_dir / "config.json").exists():
+        write_json(run_dir / "config.json", {
+            "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
+            "images": images, "table": cell.table, "key": key, "inputs": used,
+            "experiment": asdict(cfg),
+        })  # fmt: skip
+        manifest.record(run_dir / "config.json")
     torch.manual_seed(seed)
     model = build_model(ctx, model_name, use_images, d.target)
     frozen_before, trainable_before = fingerprint(_frozen(model)), fingerprint(_trainable(model))
@@ -329,9 +385,7 @@ def run_cell(ctx: Context, cell: Cell) -> dict:
         dev = ctx.corpora[d.source, "dev"] if select == "source-dev" else target_dev
         stage_cfg = StageConfig(**{**asdict(section.pretrain), "select": select != "fixed"})
         result = _fit(ctx, model, cell, posts, dev, stage_cfg, run_dir, "pretrain")
-        fingerprints["pretrain_best"] = fingerprint(
-            torch.load(run_dir / "pretrain.best.pt", weights_only=True)
-        )
+        fingerprints["pretrain_best"] = fingerprint(load_weights(run_dir / "pretrain.best.pt"))
         stages.append(
             {
                 **asdict(result),
@@ -366,7 +420,10 @@ def run_cell(ctx: Context, cell: Cell) -> dict:
          for x, t in zip(raw_test, pred, strict=True)],
         run_dir / "predictions.txt", get_spec(d.target).fmt,
     )  # fmt: skip
+    manifest.record(run_dir / "predictions.txt")
     checkpoint.save(run_dir / "best.pt", model, {"direction": direction, "schedule": schedule})
+    manifest.record(run_dir / "best.pt")
+    report = ctx.translation_reports.get(direction)
     results = {
         "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
         "table": cell.table, "images": images,
@@ -379,9 +436,11 @@ def run_cell(ctx: Context, cell: Cell) -> dict:
             "trainable_before": trainable_before, "trainable_after": fingerprint(_trainable(model)),
         },
         "seconds": round(time.perf_counter() - t0, 1),
-        "translation_report": str(ctx.translation_reports.get(direction, "")) or None,
+        "translation_report": report.relative_to(ctx.out).as_posix() if report else None,
+        "inputs": used,
     }  # fmt: skip
     write_json(results_path, results)
+    manifest.record(results_path)
     ctx.timed(f"cell {cell.name}", t0)
     return results
 
@@ -421,11 +480,21 @@ def plan_cells(cfg: ExperimentConfig) -> list[Cell]:
     return cells
 
 
-def prepare(cfg: ExperimentConfig, out: str | Path | None = None) -> Context:
-    """Read the corpora and build (or reuse from the cache) every shared artefact."""
+def prepare(
+    cfg: ExperimentConfig,
+    out: str | Path | None = None,
+    fingerprints: dict | None = None,
+    worker: bool = False,
+) -> Context:
+    """Read the corpora and build (or reuse from the cache) every shared artefact.
+
+    ``fingerprints`` of the input files are computed unless given. A ``worker`` process finds
+    every artefact made by its parent and writes nothing outside its cells.
+    """
     ctx = Context(cfg, Path(out or cfg.out))
     t0 = time.perf_counter()
-    load_corpora(ctx)
+    ctx.inputs = dict(fingerprints) if fingerprints is not None else inputs.fingerprints(cfg)
+    load_corpora(ctx, write_gold=not worker)
     ctx.timed("read corpora", t0)
     prepare_translations(ctx)
     if "acn" in cfg.models:
@@ -459,10 +528,10 @@ def worker_threads(cfg: ExperimentConfig) -> int:
 _WORKER: dict[str, Context] = {}
 
 
-def _worker_init(cfg: ExperimentConfig, out: str, level: int) -> None:
+def _worker_init(cfg: ExperimentConfig, out: str, level: int, fingerprints: dict) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(worker_threads(cfg))
-    _WORKER["ctx"] = prepare(cfg, out)  # every artefact is in the cache by now: cheap
+    _WORKER["ctx"] = prepare(cfg, out, fingerprints, worker=True)  # all cached by now: cheap
 
 
 def _worker_run(cell: Cell) -> tuple[dict, list[Timing]]:
@@ -485,7 +554,7 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init,
-        initargs=(ctx.cfg, str(ctx.out), level),
+        initargs=(ctx.cfg, str(ctx.out), level, ctx.inputs),
     ) as pool:
         futures = {pool.submit(_worker_run, cell): cell for cell in cells}
         try:
@@ -500,15 +569,49 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
     return [results[cell] for cell in cells]
 
 
+def check_inputs(cfg: ExperimentConfig, out: Path, fingerprints: dict[str, str]) -> None:
+    """Compare the inputs with the last run's in ``out``: refuse or warn naming what changed."""
+    env_path = out / "environment.json"
+    if not env_path.exists():
+        return
+    before = read_json(manifest.verify(env_path)).get("inputs", {})
+    # only files both runs read: a run with images off does not "lose" the image folders
+    changed = [c for c in inputs.changes(before, fingerprints) if c.endswith(" changed")]
+    if not changed:
+        return
+    what = "; ".join(changed)
+    if cfg.on_change == "refuse":
+        raise ValueError(
+            f"{out}: inputs differ from the last run's ({what}); rerun with --on-change "
+            "recompute to recompute what depends on them, or use another --out"
+        )
+    log.warning("%s: inputs changed since the last run (%s); recomputing what they feed", out, what)
+
+
 def run_experiment(
     cfg: ExperimentConfig, out: str | Path | None = None
 ) -> tuple[list[dict], Context]:
-    """Every requested cell, then the report under ``<out>/report/``."""
+    """Every requested cell, then the report under ``<out>/report/``.
+
+    The runs directory is locked for the whole run: a second process on it stops naming the
+    holder.
+    """
+    out = Path(out or cfg.out)
+    with locks.hold(out):
+        return _run_experiment(cfg, out)
+
+
+def _run_experiment(cfg: ExperimentConfig, out: Path) -> tuple[list[dict], Context]:
+    from xmner.pipelines.environment import environment
     from xmner.pipelines.report import write_report
 
     t_all = time.perf_counter()
     torch.set_num_threads(worker_threads(cfg))
-    ctx = prepare(cfg, out)
+    fingerprints = inputs.fingerprints(cfg)
+    check_inputs(cfg, out, fingerprints)
+    write_json(out / "environment.json", environment(fingerprints, worker_threads(cfg)))
+    manifest.record(out / "environment.json")
+    ctx = prepare(cfg, out, fingerprints)
     cells = plan_cells(cfg)
     prepare_features(ctx, cells)
     results = run_cells(ctx, cells)
@@ -524,4 +627,5 @@ def run_experiment(
     ctx.timed("report", t0)
     ctx.timed("total", t_all)
     write_json(ctx.out / "report" / "timings.json", [asdict(t) for t in ctx.timings])
+    manifest.record(ctx.out / "report" / "timings.json")
     return results, ctx

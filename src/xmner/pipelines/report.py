@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xmner import manifest
 from xmner.eval.chart import plot_f1
 from xmner.eval.reference import TABLE_OF_DIRECTION, load_reference
 from xmner.eval.significance import Significance, render_significance, significance
@@ -42,23 +43,50 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
 
-def _collect(runs_dir: Path) -> tuple[list[dict], list[dict]]:
+def _collect(
+    runs_dir: Path, current: dict[str, str] | None = None, warnings: list[str] | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Main and Table 2 results, each verified; cells made from other ``current`` inputs left out.
+
+    ``path`` (added) is the cell's folder relative to ``runs_dir``, so a copied runs directory
+    reports the same.
+    """
     main, table2 = [], []
     for path in sorted(runs_dir.glob("*/*/*/seed*/results.json")):
         top = path.relative_to(runs_dir).parts[0]
         if top != TABLE2_DIR and top not in TABLE_OF_DIRECTION:
             log.debug("skipping %s: not under a direction or %s/", path, TABLE2_DIR)
             continue
-        result = read_json(path)
+        result = read_json(manifest.verify(path))
+        if (path.parent / "predictions.txt").exists():  # what the scores were computed from
+            manifest.verify(path.parent / "predictions.txt")
         is_table2 = result.get("table") == TABLE2_DIR
         if is_table2 != (top == TABLE2_DIR):
             raise ValueError(
                 f"{path}: 'table' is {result.get('table')!r} but the file lies under {top}/; "
                 f'expected Table 2 cells ("table": "table2") only under {TABLE2_DIR}/'
             )
-        result["path"] = str(path.parent)
+        stale = _stale(result.get("inputs", {}), current or {})
+        if stale:
+            message = f"{path.parent}: left out, made from other inputs ({stale})"
+            log.warning("%s", message)
+            if warnings is not None:
+                warnings.append(message)
+            continue
+        result["path"] = path.parent.relative_to(runs_dir).as_posix()
         (table2 if is_table2 else main).append(result)
     return main, table2
+
+
+def _stale(made_from: dict[str, str], current: dict[str, str]) -> str:
+    """The inputs a cell was made from that differ now ("" when none)."""
+    return ", ".join(n for n in sorted(made_from) if n in current and current[n] != made_from[n])
+
+
+def current_inputs(runs_dir: Path) -> dict[str, str]:
+    """The input fingerprints of the last run in ``runs_dir`` (``environment.json``), if any."""
+    env = runs_dir / "environment.json"
+    return read_json(manifest.verify(env)).get("inputs", {}) if env.exists() else {}
 
 
 def collect_results(runs_dir: str | Path) -> list[dict]:
@@ -88,9 +116,10 @@ def write_report(
     runs_dir = Path(runs_dir)
     out_dir = runs_dir / "report"
     reference = reference or load_reference()
-    results, table2 = _collect(runs_dir)
+    stale: list[str] = []
+    results, table2 = _collect(runs_dir, current_inputs(runs_dir), stale)
     sig = significance(results, runs_dir, bootstrap_samples)
-    report = Report(out_dir, results, sig, table2=table2)
+    report = Report(out_dir, results, sig, table2=table2, warnings=stale)
     for direction, table in TABLE_OF_DIRECTION.items():
         ours = [r for r in results if r.get("direction") == direction]
         md = render_markdown(table, results, reference, notes={"UMT": UMT_NOTE})
@@ -98,16 +127,22 @@ def write_report(
         if extra_notes:
             md += "\n" + "\n".join(extra_notes) + "\n"
         _warn(report, ours, table, "schedule")
-        write_text(out_dir / f"{table}.md", md)
-        write_text(out_dir / f"{table}.csv", render_table_csv(table, results, reference))
+        _write(out_dir / f"{table}.md", md)
+        _write(out_dir / f"{table}.csv", render_table_csv(table, results, reference))
         report.files += [out_dir / f"{table}.md", out_dir / f"{table}.csv"]
     if table2:
         md = render_table2_markdown(table2, reference) + render_stages(table2, "images")
         _warn(report, table2, "table2", "images")
-        write_text(out_dir / "table2.md", md)
-        write_text(out_dir / "table2.csv", render_table2_csv(table2, reference))
+        _write(out_dir / "table2.md", md)
+        _write(out_dir / "table2.csv", render_table2_csv(table2, reference))
         report.files += [out_dir / "table2.md", out_dir / "table2.csv"]
-    write_text(out_dir / "results.csv", render_csv(results))
+    _write(out_dir / "results.csv", render_csv(results))
     plot_f1(results, reference, out_dir / "f1.png")
+    manifest.record(out_dir / "f1.png")
     report.files += [out_dir / "results.csv", out_dir / "f1.png"]
     return report
+
+
+def _write(path: Path, text: str) -> None:
+    write_text(path, text)
+    manifest.record(path)

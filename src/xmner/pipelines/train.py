@@ -5,7 +5,7 @@ turns a list of examples into that batch. The same code runs on CPU, on one GPU 
 precision, or data-parallel under ``accelerate launch``. Batches are bucketed by length.
 
 Each stage (pretraining, fine-tuning) keeps in its run directory:
-``<stage>.state.pt`` (model, optimiser, scheduler, RNG, epoch: resume after a crash),
+``<stage>.state.pt`` (model, optimiser, scheduler, every RNG, epoch: see ``resume``),
 ``<stage>.best.pt`` (the selected weights), ``<stage>.done.json`` (the stage is finished and is
 skipped on a rerun), and one line per epoch in ``metrics.jsonl``.
 """
@@ -22,10 +22,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from xmner import manifest
 from xmner.eval.metrics import score
-from xmner.io import atomic_open, read_json, write_json
+from xmner.io import append_text, atomic_open, read_json, read_text, write_json, write_text
+from xmner.pipelines.resume import load_state, save_state, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +154,6 @@ class LossModule(torch.nn.Module):
         return self.model.loss(batch)
 
 
-def _rng_state() -> dict:
-    return {"python": random.getstate(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    torch.set_rng_state(state["torch"])
-
-
 def fit(
     model: torch.nn.Module,
     train: Sequence[Any],
@@ -192,15 +186,17 @@ def fit(
         run_dir / f"{stage}.best.pt",
     )
     if done.exists():
-        model.load_state_dict(torch.load(best_path, weights_only=True))
+        result = StageResult(**read_json(manifest.verify(done)))
+        model.load_state_dict(load_weights(best_path))
         log.info("%s: stage %s already finished; loaded its weights", run_dir, stage)
-        return StageResult(**read_json(done))
+        return result
 
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision if torch.cuda.is_available() else "no"
     )
     torch.manual_seed(seed)
     random.seed(seed)
+    np.random.seed(seed)
     sampler = BucketBatchSampler(lengths, cfg.batch_size, seed)
     loader = DataLoader(list(train), batch_sampler=sampler, collate_fn=collate)
     optimizer = _optimizer(model, cfg)
@@ -209,15 +205,21 @@ def fit(
         LossModule(model), optimizer, scheduler, loader
     )
     start_epoch, best_f1, best_epoch, stale, elapsed = 0, -1.0, -1, 0, 0.0
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
+    metrics_path = run_dir / "metrics.jsonl"
+    state = load_state(state_path)
+    if state is not None:
+        if (state["sampler_seed"], state["stage"]) != (seed, stage):
+            raise ValueError(f"{state_path}: saved for another seed or stage; delete it")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         start_epoch, best_f1, best_epoch = state["epoch"] + 1, state["best_f1"], state["best_epoch"]
         stale, elapsed = state["stale"], state["seconds"]
+        _truncate(metrics_path, state["metrics_size"])  # lines of epochs after the state: redone
         log.info("%s: resuming stage %s at epoch %d", run_dir, stage, start_epoch)
+    else:
+        _drop_stage_lines(metrics_path, stage)  # a stage restarting from scratch
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -235,7 +237,9 @@ def fit(
     for epoch in range(start_epoch, cfg.epochs if stopped == "cap" else start_epoch):
         t0 = time.perf_counter()
         trainer.train()
-        sampler.set_epoch(epoch)
+        # accelerate's loader sets its sampler's epoch from its own count of iterations, which
+        # restarts at 0 in a resumed process: set the loader's, so batch order follows ``epoch``
+        loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else sampler.set_epoch(epoch)
         total, steps = 0.0, 0
         for batch in loader:
             batch = send_to_device(batch, accelerator.device)
@@ -261,26 +265,26 @@ def fit(
         record["seconds"] = round(elapsed, 2)
         if improved:
             best_f1, best_epoch, stale = record.get("dev_f1", best_f1), epoch, 0
-            with atomic_open(best_path, "wb") as f:
-                torch.save(model.state_dict(), f)
+            save_weights(best_path, model.state_dict())
         else:
             stale += 1
         epochs_run = epoch + 1
+        append_text(metrics_path, json.dumps(record) + "\n")
+        manifest.record(metrics_path)
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "rng": _rng_state(),
+            "stage": stage,
+            "sampler_seed": seed,
             "epoch": epoch,
             "best_f1": best_f1,
             "best_epoch": best_epoch,
             "stale": stale,
             "seconds": elapsed,
+            "metrics_size": metrics_path.stat().st_size,
         }
-        with atomic_open(state_path, "wb") as f:
-            torch.save(state, f)
-        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        save_state(state_path, state)
         log.info("%s %s epoch %d: %s", run_dir, stage, epoch, record)
         if on_epoch_end is not None:
             on_epoch_end(epoch)
@@ -290,11 +294,54 @@ def fit(
             break
     if bar is not None:
         bar.close()
-    model.load_state_dict(torch.load(best_path, weights_only=True))
+    model.load_state_dict(load_weights(best_path))
     result = StageResult(
         stage, best_epoch, best_f1, epochs_run, round(elapsed, 2), cfg.epochs, cfg.patience,
         stopped,
     )  # fmt: skip
     write_json(done, asdict(result))
+    manifest.record(done)
     state_path.unlink(missing_ok=True)
     return result
+
+
+def save_weights(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
+    """Write a state dict atomically and record it in the manifest."""
+    with atomic_open(path, "wb") as f:
+        torch.save(state_dict, f)
+    manifest.record(path)
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict written by ``save_weights``, verified; else a ``ValueError`` naming it."""
+    manifest.verify(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling errors come in many types
+        raise ValueError(f"{path}: not a readable weights file ({type(err).__name__})") from None
+
+
+def _truncate(path: Path, size: int) -> None:
+    """Cut ``path`` back to ``size`` bytes (lines written after the resume state was saved)."""
+    if path.exists() and path.stat().st_size > size:
+        with open(path, "r+b") as f:
+            f.truncate(size)
+        manifest.record(path)
+
+
+def _drop_stage_lines(path: Path, stage: str) -> None:
+    """Remove ``stage``'s lines from ``metrics.jsonl`` (its earlier, abandoned attempt)."""
+    if not path.exists():
+        return
+    lines = read_text(path).splitlines(keepends=True)
+    kept = [line for line in lines if _stage_of(line) not in (stage, None)]
+    if kept != lines:
+        write_text(path, "".join(kept))
+        manifest.record(path)
+
+
+def _stage_of(line: str) -> str | None:
+    try:
+        return json.loads(line).get("stage")
+    except ValueError:
+        return None  # a line cut by a crash: dropped with its stage

@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from xmner.io import file_hash
+
 log = logging.getLogger(__name__)
 
 ENGINES = ("lexicon", "marian", "hf-seq2seq", "ctranslate2")
@@ -76,6 +78,7 @@ class MarianTranslator:
         self.net = AutoModelForSeq2SeqLM.from_pretrained(self.model).to(self.device).eval()
         self.prefix = _target_token(self.tokenizer, src, tgt, target_token)
         self.batch_size, self.num_beams, self.max_new_tokens = batch_size, num_beams, max_new_tokens
+        self.settings = f"beams={num_beams} max_new_tokens={max_new_tokens}"  # cache key
 
     def _generate_kwargs(self) -> dict:
         return {"num_beams": self.num_beams, "max_new_tokens": self.max_new_tokens}
@@ -163,6 +166,13 @@ class CTranslate2Translator:
         self.prefix = _target_token(self.tokenizer, src, tgt, target_token)
         self.batch_size, self.beam_size = batch_size, beam_size
         self.max_decoding_length = max_decoding_length
+        # cache key: the weights file's hash stands for its quantization (int8, float16, ...)
+        weights = Path(model) / "model.bin"
+        digest = file_hash(weights) if weights.is_file() else "-"
+        self.settings = (
+            f"beams={beam_size} max_decoding_length={max_decoding_length} "
+            f"compute_type={compute_type} weights={digest}"
+        )
 
     def encode(self, text: str) -> list[str]:
         """Source tokens as CTranslate2 wants them (with the tokenizer's ``</s>``)."""

@@ -26,10 +26,27 @@ class TranslationCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(_SCHEMA)
-        self.db.commit()
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError as err:  # a damaged cache is rebuilt, never fatal
+            log.warning("damaged translation cache %s (%s); discarding, rebuilding", path, err)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            db.commit()
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {verdict}")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def get(self, key: tuple[str, str, str, str], texts: list[str]) -> dict[str, str]:
         """Cached outputs of those ``texts`` that have one."""
@@ -63,10 +80,16 @@ class TranslationCache:
 
 
 def cache_key(translator: Translator) -> tuple[str, str, str, str]:
-    """(engine, model, src, tgt) of a translator, from its attributes."""
+    """(engine, model, src, tgt) of a translator, from its attributes.
+
+    The model part carries the translator's ``settings`` (beams, maximum length, weights'
+    quantization) when it has them: a translation made with other settings is another entry.
+    """
+    model = str(getattr(translator, "model", ""))
+    settings = str(getattr(translator, "settings", "") or "")
     return (
         str(getattr(translator, "engine", type(translator).__name__)),
-        str(getattr(translator, "model", "")),
+        f"{model} [{settings}]" if settings else model,
         str(getattr(translator, "src", "")),
         str(getattr(translator, "tgt", "")),
     )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from xmner import locks
 from xmner.data.corpora import CorpusSpec, get_spec
 from xmner.data.corpus import Post
 from xmner.data.tags import spans_from_tags
@@ -309,17 +310,19 @@ def translate_split(
     translator = make_translator(
         engine, src, tgt, model, lexicon_path=lexicon_path, **engine_options
     )
-    cache = TranslationCache(cache_path) if cache_path else None
-    try:
-        wrapped = CachedTranslator(translator, cache) if cache is not None else translator
+    if not cache_path:
         return translate_corpus(
-            posts,
-            wrapped,
-            source=source_corpus,
-            target=target_corpus,
-            drop_failed=drop_failed,
-            progress=progress,
-        )
-    finally:
-        if cache is not None:
+            posts, translator, source=source_corpus, target=target_corpus,
+            drop_failed=drop_failed, progress=progress,
+        )  # fmt: skip
+    cache_path = Path(cache_path)
+    # one writer at a time on a shared cache file: others wait their turn
+    with locks.hold(cache_path.parent, wait=None, name=f"{cache_path.name}.lock"):
+        cache = TranslationCache(cache_path)
+        try:
+            return translate_corpus(
+                posts, CachedTranslator(translator, cache), source=source_corpus,
+                target=target_corpus, drop_failed=drop_failed, progress=progress,
+            )  # fmt: skip
+        finally:
             cache.close()
