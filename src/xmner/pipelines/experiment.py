@@ -509,9 +509,9 @@ def prepare_features(ctx: Context, cells: list[Cell]) -> None:
     if not ctx.cfg.data.image_dirs:
         return
     t0 = time.perf_counter()
+    posts = _all_posts(ctx)
     for model, images in sorted({(c.model, c.images) for c in cells if c.images != "none"}):
-        posts = [p for (_, split), ps in ctx.corpora.items() if ":" not in split for p in ps]
-        _examples(ctx, model, posts + [p for ps in ctx.translations.values() for p in ps], images)
+        _examples(ctx, model, posts, images)
     ctx.timed("image features", t0)
 
 
