@@ -1,7 +1,8 @@
 """ACN: the adaptive co-attention network of Zhang et al. (AAAI 2018) for multimodal NER.
 
-Word embedding + char-CNN -> BiLSTM (packed) -> word-guided visual attention -> image-guided
-textual attention -> gated multimodal fusion -> filtration gate -> linear -> CRF.
+Word embedding + char-CNN -> BiLSTM (padded: ``models/bilstm.py``) -> word-guided visual
+attention -> image-guided textual attention -> gated multimodal fusion -> filtration gate ->
+linear -> CRF.
 
 Letters: B batch, T tokens (words; characters for Chinese), C characters per token,
 R image regions, D region feature size, E word embedding size, H BiLSTM output size (both
@@ -25,11 +26,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from xmner.config import drop_legacy_keys
 from xmner.data.corpus import Post
 from xmner.models.attention import additive_scores, masked_softmax, ragged_additive_scores
+from xmner.models.bilstm import bilstm
 from xmner.models.crf import CRFHead
 from xmner.models.segment import SEG_TAGS, segment_tags
 from xmner.models.vocab import (
@@ -299,10 +300,7 @@ class ACN(nn.Module):
         if self.char_cnn is not None:
             x = torch.cat([x, self.char_cnn(batch["char_ids"], mask)], dim=-1)  # (B, T, E+50)
         x = self.dropout(x)
-        lengths = batch["lengths"].cpu()
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=words.shape[1])  # (B, T, H)
+        h = bilstm(self.lstm, x, batch["lengths"])  # (B, T, H), zeros at padding
         h = self.dropout(h)
         emissions = self.out_text(h)  # (B, T, L)
         weights: dict[str, torch.Tensor] = {}

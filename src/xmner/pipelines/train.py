@@ -98,10 +98,15 @@ class BucketBatchSampler:
 
 def _optimizer(model: torch.nn.Module, cfg: StageConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    # one fused kernel per step instead of ~10 passes over each tensor: on CPU the dense
+    # gradient of a trainable 36k x 300 embedding table made Adam a third of ACN's step
+    fused = bool(params) and all(
+        p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params
+    )
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected adam or adamw")
 
 
