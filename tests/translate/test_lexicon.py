@@ -56,6 +56,17 @@ def test_names_translate_as_names(zh_en):
     assert name_of("name of various places including Gold Coast") == "Gold Coast"
 
 
+def test_person_names_and_common_senses(zh_en):
+    # 张大民 is an entity on its own: a surname and two characters CC-CEDICT knows one by one
+    assert zh_en.translate(["张大民", "王暄博"]) == ["Zhang Damin", "Wang Xuanbo"]
+    assert zh_en.translate(["高铁", "李白"]) == ["high speed rail", "Li Bai"]  # known words stay
+    # 大学 has a proper entry (the Great Learning, a book) and a common one (university)
+    entries = [e for e in cedict_entries() if e["simplified"] == "大学"]
+    assert any(e["pinyin"][:1].isupper() for e in entries)
+    assert best_gloss("大学", entries) == "university"
+    assert zh_en.translate(["西南科技大学"]) == ["southwest science and technology university"]
+
+
 def test_names_cc_cedict_lacks_are_pinyin(zh_en):
     # 托雷斯 and 姆巴(佩) are in jieba's dictionary, not CC-CEDICT: no "ask thunder this".
     assert zh_en.translate(["托雷斯", "姆巴佩", "王俊凯"]) == ["Tuoleisi", "Mubapei", "Wang Junkai"]

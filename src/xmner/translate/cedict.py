@@ -106,11 +106,14 @@ def _candidates(word: str, entries: list[tuple[int, dict]]) -> list[tuple[tuple,
                 continue
             # Weak (bound form, literary ...) and long glosses only when nothing better is there.
             weak = (bool(_WEAK.match(raw.strip())), len(gloss.split()) > 3)
-            if multi and proper:
+            # a proper entry naming a work ("the Great Learning, one of the Four Books") loses
+            # to the word's common sense (大学 -> university)
+            work = proper and raw.strip().startswith("the ")
+            if multi and proper and not work:
                 place = bool(_MINOR_PLACE.search(raw))
                 rank = (0, *weak, place, len(gloss.split()), len(gloss), order)
             elif multi:
-                rank = (1, *weak, 0, order, pos, 0)
+                rank = (1, *weak, int(work), order, pos, 0)
             else:
                 rank = (int(proper), *weak, 0, order, pos, 0)
             out.append((rank, gloss))

@@ -27,13 +27,14 @@ from xmner.translate.cedict import (
     cedict_indexes,
     clean_gloss,
     pinyin_name,
+    surnames,
 )
 from xmner.translate.placeholder import PLACEHOLDER_RE
 
 log = logging.getLogger(__name__)
 
 # Part of the engine's cache identity (``model``): bump it when the translation logic changes.
-LEXICON_VERSION = "2"
+LEXICON_VERSION = "3"
 __all__ = ["LEXICON_VERSION", "LexiconTranslator", "clean_gloss", "read_lexicon"]
 
 _ARTICLES = {"the", "a", "an"}
@@ -182,6 +183,8 @@ class LexiconTranslator:
         return [self._one(text) for text in texts]
 
     def _one(self, text: str) -> str:
+        if self.src == "zh" and _personal_name(text.strip(), self.table):
+            return pinyin_name(text.strip())
         out: list[str] = []
         pos = 0
         for m in PLACEHOLDER_RE.finditer(text):
@@ -256,6 +259,18 @@ class LexiconTranslator:
         if phrase.islower():  # capitalised words are mostly names: kept in Latin letters
             return self.table.get(FIRST_WORD + base)
         return None
+
+
+def _personal_name(text: str, table: dict[str, str]) -> bool:
+    """A whole text (an entity translated on its own) of 2-3 Chinese characters, a surname
+    first, that CC-CEDICT lacks as a word: a person's name (张大民 is not "open up big
+    inhabitants of a country")."""
+    return (
+        2 <= len(text) <= 3
+        and all(CJK.match(ch) for ch in text)
+        and text[0] in surnames()
+        and text not in table
+    )
 
 
 def _pieces(word: str, table: dict[str, str]) -> list[str]:
