@@ -64,7 +64,7 @@ def _acn(args: argparse.Namespace, use_images: bool) -> Setup:
     if use_images:
         note += ", 49 x 512 regions"
     examples = list(zip(posts, regions, strict=True))
-    # the offline preset's ACN stage: Adam 1e-3 (StageConfig, configs/base.toml)
+    # the offline preset's ACN stage: Adam 1e-3 (StageConfig, xmner/presets/base.toml)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     return Setup(model, optimizer, model.collator(), examples, note)
 

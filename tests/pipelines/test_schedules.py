@@ -1,9 +1,12 @@
 """Schedules and presets."""
 
+from importlib import resources
+
 import pytest
 
+from xmner.cli import main
 from xmner.config import ConfigError
-from xmner.pipelines.config import load_experiment
+from xmner.pipelines.config import PRESETS, load_experiment, preset_text
 from xmner.pipelines.schedules import plan, schedule_dirname
 
 
@@ -51,3 +54,28 @@ def test_overrides_and_errors():
         load_experiment("offline", ["acn.finetune.epochs=two"])
     with pytest.raises(ValueError, match="pretrain_select: expected one of"):
         load_experiment("offline", ["pretrain_select=best"])
+
+
+def test_presets_are_package_data_and_named_in_presets():
+    packaged = {
+        p.name for p in resources.files("xmner.presets").iterdir() if p.name.endswith(".toml")
+    }
+    assert packaged == {"base.toml", *(f"{name}.toml" for name in PRESETS)}
+
+
+def test_a_shown_preset_copied_out_runs_as_a_file(tmp_path, capsys):
+    assert main(["preset", "show", "offline"]) == 0
+    copy = tmp_path / "my.toml"
+    copy.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert copy.read_text(encoding="utf-8") == preset_text("offline")
+    mine, packaged = load_experiment(str(copy)), load_experiment("offline")
+    assert mine == packaged
+
+
+def test_unknown_presets_are_one_line_errors(tmp_path, capsys):
+    assert main(["preset", "show", "fast"]) == 1
+    assert "unknown preset 'fast'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown preset 'fast'; expected one of"):
+        load_experiment("fast")
+    with pytest.raises(FileNotFoundError, match="missing.toml: no such config file"):
+        load_experiment(str(tmp_path / "missing.toml"))

@@ -1,4 +1,5 @@
-"""CLI: ``xmner reproduce`` (Tables 3 and 4), ``xmner train`` (one cell), ``xmner report``."""
+"""CLI: ``xmner reproduce`` (Tables 3 and 4), ``xmner train`` (one cell), ``xmner report``,
+``xmner preset show`` (a packaged preset's TOML)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--reference", help="a JSON file of the paper's figures (same shape as the packaged one)"
     )
     rp.set_defaults(handler=_report)
+
+    ps = sub.add_parser("preset", help="print a packaged preset, to copy and edit")
+    ps_sub = ps.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = ps_sub.add_parser(
+        "show",
+        help="print a preset's TOML",
+        description="Print a packaged preset's TOML, e.g. 'xmner preset show offline > my.toml', "
+        "then run with '--preset my.toml' (read on top of base.toml, like the packaged ones).",
+    )
+    show.add_argument("name", help="offline, paper, smoke, or base (shared by all)")
+    show.set_defaults(handler=_preset_show)
 
 
 def _config(args: argparse.Namespace, extra: list[str]):
@@ -144,6 +156,13 @@ def _report(args: argparse.Namespace) -> int:
         report = write_report(args.out, reference)
     for path in report.files:
         print(path)
+    return 0
+
+
+def _preset_show(args: argparse.Namespace) -> int:
+    from xmner.pipelines.config import preset_text
+
+    print(preset_text(args.name), end="")
     return 0
 
 

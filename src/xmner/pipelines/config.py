@@ -1,13 +1,23 @@
-"""The experiment's configuration: dataclasses filled from ``configs/*.toml`` and ``--set``."""
+"""The experiment's configuration: dataclasses filled from the preset TOMLs and ``--set``.
+
+The presets ship inside the package (``xmner/presets/*.toml``) and are read through
+``importlib.resources``, so a wheel install finds them wherever it runs from.
+"""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xmner.config import load_config
 from xmner.pipelines.schedules import SCHEDULES
 from xmner.pipelines.train import StageConfig
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable  # Python 3.11+; annotations only
 
 PRESETS = ("offline", "paper", "smoke")
 
@@ -112,13 +122,20 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name}: expected one of {list(allowed)}, got {value!r}")
 
 
-def configs_dir() -> Path:
-    """The repository's ``configs/`` folder (presets)."""
-    return Path(__file__).resolve().parents[3] / "configs"
+def _packaged(name: str) -> Traversable:
+    """The packaged preset ``name`` (``base`` or one of ``PRESETS``)."""
+    return resources.files("xmner.presets").joinpath(f"{name}.toml")
 
 
-def preset_path(name_or_path: str) -> Path:
-    """A preset name (offline, paper, smoke) or a TOML file path."""
+def preset_text(name: str) -> str:
+    """The TOML text of a packaged preset, e.g. to copy it and edit (``xmner preset show``)."""
+    if name != "base" and name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {['base', *PRESETS]}")
+    return _packaged(name).read_text(encoding="utf-8")
+
+
+def _preset(name_or_path: str) -> Traversable:
+    """A packaged preset's file, or the user's own TOML file."""
     path = Path(name_or_path)
     if path.suffix == ".toml":
         if not path.is_file():
@@ -128,10 +145,12 @@ def preset_path(name_or_path: str) -> Path:
         raise ValueError(
             f"unknown preset {name_or_path!r}; expected one of {list(PRESETS)} or a .toml file"
         )
-    return configs_dir() / f"{name_or_path}.toml"
+    return _packaged(name_or_path)
 
 
 def load_experiment(preset: str, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The preset's TOML (on top of ``configs/base.toml``), then ``--set`` overrides."""
-    files = [configs_dir() / "base.toml", preset_path(preset)]
-    return load_config(ExperimentConfig, files, overrides)
+    """The preset (a name or a .toml path) on top of the packaged ``base.toml``, then ``--set``."""
+    sources = [_packaged("base"), _preset(preset)]
+    with ExitStack() as stack:  # a real file for each, even were the package in a zip
+        files = [stack.enter_context(resources.as_file(src)) for src in sources]
+        return load_config(ExperimentConfig, files, overrides)
