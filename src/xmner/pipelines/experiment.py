@@ -33,6 +33,7 @@ from xmner.pipelines import artefacts, inputs
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
 from xmner.pipelines.train import StageConfig, fit, load_weights, predict
+from xmner.progress import say
 
 log = logging.getLogger(__name__)
 
@@ -511,7 +512,7 @@ def _fit(ctx, model, cell, posts, dev, stage_cfg, run_dir, stage):
     return fit(
         model, train, dev_examples, model.collator(), stage_cfg, run_dir, stage, cell.seed,
         lengths=[len(p.tokens) for p in posts], dev_gold=[p.tags for p in dev],
-        dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress,
+        dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress, name=cell.name,
     )  # fmt: skip
 
 
@@ -604,8 +605,9 @@ def _worker_run(cell: Cell) -> tuple[dict, list[Timing]]:
 def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
     """Run ``cells``: in this process, or ``jobs`` at a time in worker processes."""
     jobs = min(worker_count(ctx.cfg), len(cells))
+    finished = _counter(ctx.cfg.progress, len(cells))
     if jobs <= 1:
-        return [run_cell(ctx, cell) for cell in cells]
+        return [finished(run_cell(ctx, cell)) for cell in cells]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -621,7 +623,7 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
         try:
             for future in as_completed(futures):
                 result, timings = future.result()
-                results[futures[future]] = result
+                results[futures[future]] = finished(result)
                 ctx.timings += timings
         except KeyboardInterrupt:
             with interrupt.shielded():
@@ -632,6 +634,20 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
                 future.cancel()
             raise
     return [results[cell] for cell in cells]
+
+
+def _counter(progress: bool, total: int):
+    """A function passing a cell's results through, printing ``cells k/total done`` if asked."""
+    done = 0
+
+    def finished(result: dict) -> dict:
+        nonlocal done
+        done += 1
+        if progress:
+            say(f"cells {done}/{total} done")
+        return result
+
+    return finished
 
 
 def _stop(pool) -> None:
