@@ -30,6 +30,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="override a config value, e.g. --set acn.finetune.epochs=5 (repeatable)",
     )
     p.add_argument(
+        "--log-with",
+        choices=["tensorboard", "none"],
+        help="per-epoch loss, dev P/R/F1 and learning rate as TensorBoard event files in each "
+        "run directory (default: tensorboard when installed)",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         help="print the plan (data, cached steps, cells done or to run) and stop",
@@ -88,6 +94,8 @@ def _config(args: argparse.Namespace, extra: list[str]):
         overrides.append(f"data.images={_toml_str(args.images)}")
     if args.on_change:
         overrides.append(f"on_change={_toml_str(args.on_change)}")
+    if args.log_with:
+        overrides.append(f"log_with={_toml_str(args.log_with)}")
     return load_experiment(args.preset, overrides + args.overrides)
 
 

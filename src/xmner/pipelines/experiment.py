@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from xmner import interrupt, locks, manifest
+from xmner import interrupt, locks, manifest, scalars
 from xmner.data.corpora import SPLITS, get_spec, load_split
 from xmner.data.corpus import Post, write_corpus
 from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
@@ -513,6 +513,7 @@ def _fit(ctx, model, cell, posts, dev, stage_cfg, run_dir, stage):
         model, train, dev_examples, model.collator(), stage_cfg, run_dir, stage, cell.seed,
         lengths=[len(p.tokens) for p in posts], dev_gold=[p.tags for p in dev],
         dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress, name=cell.name,
+        log_scalars=scalars.enabled(ctx.cfg.log_with),
     )  # fmt: skip
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xmner import manifest
+from xmner import manifest, scalars
 from xmner.eval.metrics import score
 from xmner.io import append_text, atomic_open, read_json, read_text, write_json, write_text
 from xmner.pipelines.resume import load_state, save_state, set_rng_state
@@ -176,12 +176,14 @@ def fit(
     on_epoch_end: Callable[[int], None] | None = None,
     progress: bool = False,
     name: str = "",
+    log_scalars: bool = False,
 ) -> StageResult:
     """Train ``model`` in place for one stage; resumes or skips from files in ``run_dir``.
 
     ``dev_gold`` (tag sequences of ``dev``) enables selection on dev F1. On return the model
     holds the selected weights. ``on_epoch_end`` is called after each epoch's state is saved.
-    ``progress`` draws a bar (on a terminal) and prints a line per epoch naming ``name``.
+    ``progress`` draws a bar (on a terminal) and prints a line per epoch naming ``name``;
+    ``log_scalars`` writes each epoch's scalars to ``run_dir/tensorboard/<stage>/``.
     """
     from accelerate import Accelerator
     from accelerate.utils import send_to_device
@@ -235,6 +237,7 @@ def fit(
         bar = progress_bar(
             cfg.epochs * len(sampler), start_epoch * len(sampler), f"{name} · {stage}"
         )
+    board = scalars.writer(run_dir / "tensorboard" / stage, start_epoch) if log_scalars else None
     epochs_run, stopped = start_epoch, "cap"
     if cfg.patience and stale >= cfg.patience:  # killed after its last epoch was saved
         stopped = "patience"
@@ -292,6 +295,8 @@ def fit(
         log.info("%s %s epoch %d: %s", run_dir, stage, epoch, record)
         if progress:
             say(epoch_line(name, stage, record, cfg.epochs, best_f1, best_epoch))
+        if board is not None:
+            scalars.log_epoch(board, record, optimizer.param_groups[0]["lr"])
         if on_epoch_end is not None:
             on_epoch_end(epoch)
         if cfg.patience and stale >= cfg.patience:
@@ -300,6 +305,8 @@ def fit(
             break
     if bar is not None:
         bar.close()
+    if board is not None:
+        board.close()
     model.load_state_dict(load_weights(best_path))
     result = StageResult(
         stage, best_epoch, best_f1, epochs_run, round(elapsed, 2), cfg.epochs, cfg.patience,
