@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from xmner.interrupt import EXIT_CODE
+
 # Each module exposes ``register(subparsers)``; imports inside their handlers stay lazy.
 SUBCOMMAND_MODULES = (
     "xmner.data.commands",
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 bad input or failure, 2 usage)."""
+    """Run the CLI; returns the exit code (0 ok, 1 bad input or failure, 2 usage, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"xmner {args.command}: error: {message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # reproduce and train say what they kept; the rest stop quietly
+        print(f"xmner {args.command}: interrupted", file=sys.stderr)
+        return EXIT_CODE
 
 
 if __name__ == "__main__":

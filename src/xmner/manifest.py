@@ -142,9 +142,7 @@ def sealed(root: str | Path, required: list[str]) -> bool:
     root = Path(root)
     if not root.is_dir():
         return False
-    names = set(entries(root)) | set(required)
-    bad = {name: problem(root / name, root) for name in sorted(names)}
-    bad = {name: what for name, what in bad.items() if what is not None}
+    bad = damage(root, required)
     if not bad:
         return True
     name, what = next(iter(bad.items()))
@@ -154,3 +152,11 @@ def sealed(root: str | Path, required: list[str]) -> bool:
     )  # fmt: skip
     shutil.rmtree(root)
     return False
+
+
+def damage(root: str | Path, required: list[str]) -> dict[str, str]:
+    """What is wrong with cache entry ``root``'s files (name -> problem); changes nothing."""
+    root = Path(root)
+    names = set(entries(root)) | set(required)
+    bad = {name: problem(root / name, root) for name in sorted(names)}
+    return {name: what for name, what in bad.items() if what is not None}

@@ -129,8 +129,9 @@ def test_cli_train_one_cell(tmp_path, data_root, capsys):
         "-",
     ]
     assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("en2zh acn - seed 1: P ")
+    out = capsys.readouterr().out  # the plan, then the scores
+    assert out.startswith("plan: preset smoke")
+    assert out.splitlines()[-1].startswith("en2zh acn - seed 1: P ")
     assert (tmp_path / "en2zh" / "acn" / "target-only" / "seed1" / "results.json").exists()
 
 

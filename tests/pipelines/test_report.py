@@ -7,6 +7,7 @@ import pytest
 
 from xmner import manifest
 from xmner.data.corpus import Post, write_corpus
+from xmner.eval.reference import reference_rows
 from xmner.pipelines.report import collect_results, collect_table2, write_report
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "paper" / "cmner-paper-tables.json"
@@ -262,3 +263,30 @@ def test_cells_made_from_other_inputs_are_left_out_with_a_warning(runs):
     assert {r["schedule"] for r in report.results} == {"-", "SRC&TGT", "SRC"}
     assert f"{stale}: left out, made from other inputs (cmner/test.txt)" in report.warnings
     assert all(not Path(r["path"]).is_absolute() for r in report.results)
+
+
+def test_latex_tables_beside_markdown_with_best_per_column_bold(runs):
+    _table2_run(runs, "acn", "none", 1, 0.70, {"PER": 0.8})
+    _table2_run(runs, "umt", "all", 1, 0.90, {"PER": 0.8})
+    report = write_report(runs, bootstrap_samples=10)
+    tex = (runs / "report" / "table3.tex").read_text()
+    assert runs / "report" / "table3.tex" in report.files
+    assert [x for x in tex.splitlines() if x in (r"\toprule", r"\midrule", r"\bottomrule")] == [
+        r"\toprule",
+        r"\midrule",
+        r"\bottomrule",
+    ]
+    assert r"Model & Schedule & P & R & F1 & Paper P & Paper R & Paper F1 & $\Delta$ F1 \\" in tex
+    # ours: SRC&TGT (72.00) beats `-` (42.00) in each column; Δ is never bold
+    assert (
+        r"ACN & - & 42.00 $\pm$ 2.00 & 42.00 $\pm$ 2.00 & 42.00 $\pm$ 2.00 & 76.03 & 73.07 & 74.52"
+        r" & -32.52 \\" in tex
+    )
+    row = next(x for x in tex.splitlines() if x.startswith(r"ACN & SRC\&TGT &"))
+    assert row.startswith(r"ACN & SRC\&TGT & \textbf{72.00 $\pm$ 2.00} & \textbf{72.00 $\pm$ 2.00}")
+    assert row.endswith(r"& 76.73 & -4.73 \\")  # not the paper's best F1: plain
+    paper_best = max(r.f1 for r in reference_rows("table3") if r.f1 is not None)
+    assert tex.count(rf"\textbf{{{paper_best:.2f}}}") >= 1  # the paper's best F1, bold
+    assert r"UMT & - & -- & -- & -- &" in tex  # not run, as — in the Markdown
+    table2 = (runs / "report" / "table2.tex").read_text()
+    assert r"UMT & all & \textbf{90.00} & \textbf{90.00} & \textbf{90.00} & " in table2

@@ -261,10 +261,10 @@ def post_regions(
     chosen = _choose(posts, image_dir, mode, seed, report)
     out: list[PostRegions] = []
     bar = None
-    if progress:
-        from tqdm import tqdm
+    if progress:  # a bar on a terminal only
+        from xmner.progress import bar as progress_bar
 
-        bar = tqdm(total=len(posts), desc="image features", unit="post")
+        bar = progress_bar(len(posts), 0, "image features", unit="post")
     step = max(1, batch_size)
     for start in range(0, len(posts), step):
         group = chosen[start : start + step]

@@ -40,7 +40,8 @@ def per_type_f1(results: list[dict]) -> dict[str, tuple[float, float]]:
     }
 
 
-def _rows(results: list[dict], reference: dict) -> list[tuple[str, str, Table2Row | None]]:
+def row_keys(results: list[dict], reference: dict) -> list[tuple[str, str, Table2Row | None]]:
+    """(MODEL, images, paper row or None) of every Table 2 row: the paper's, then any others."""
     paper = {(r.model, r.images): r for r in table2_rows(reference)}
     keys = list(paper) or [(m, i) for m in MODELS for i in IMAGES]
     keys += [k for k in table2_cells(results) if k not in keys]
@@ -74,7 +75,7 @@ def render_table2_markdown(results: list[dict], reference: dict | None = None) -
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     per_type_lines = []
-    for model, images, paper in _rows(results, reference):
+    for model, images, paper in row_keys(results, reference):
         runs = cells.get((model, images), [])
         cell: Cell | None = make_cell(runs)
         p = paper or Table2Row(model, images, None, None, None, {})
@@ -109,7 +110,7 @@ def render_table2_csv(results: list[dict], reference: dict | None = None) -> str
     head += ["paper_precision", "paper_recall", "paper_f1", "delta_f1"]
     head += [f"{t}_{who}f1" for t in types for who in ("", "paper_")]
     writer.writerow(head)
-    for model, images, paper in _rows(results, reference):
+    for model, images, paper in row_keys(results, reference):
         runs = cells.get((model, images), [])
         cell = make_cell(runs)
         p = paper or Table2Row(model, images, None, None, None, {})

@@ -56,21 +56,11 @@ def translated_train(
 
     t = cfg.translate
     model = t.model_en2zh if direction.name == "en2zh" else t.model_zh2en
-    settings = {
-        "engine": t.engine,
-        "model": model,
-        "lexicon": t.lexicon,
-        "direction": direction.name,
-    }
-    if t.engine == "lexicon":  # the lexicon engine's logic changes with the code, not a model
-        from xmner.translate.lexicon import LEXICON_VERSION
-
-        settings["lexicon_version"] = LEXICON_VERSION
+    settings = _translation_settings(cfg, direction)
     inputs = dict(inputs or {})
-    key = content_hash(settings, inputs, posts_hash(source_posts))
-    out_dir = cache / "translations" / f"{direction.name}-{t.engine}-{key}"
+    out_dir = translation_dir(cfg, direction, source_posts, cache, inputs)
     target_path, report_path = out_dir / "train.txt", out_dir / "report.json"
-    if manifest.sealed(out_dir, ["train.txt", "report.json", "inputs.json"]):
+    if manifest.sealed(out_dir, TRANSLATION_FILES):
         log.info("reusing translation %s", out_dir)
         return _reread(target_path, direction, source_posts), report_path
     options = {"batch_size": t.batch_size} if t.engine != "lexicon" else {}
@@ -84,6 +74,38 @@ def translated_train(
     manifest.seal(out_dir)
     log.info("translated %s:\n%s", direction.name, report.summary())
     return _reread(target_path, direction, source_posts), report_path
+
+
+TRANSLATION_FILES = ["train.txt", "report.json", "inputs.json"]
+EMBEDDING_FILES = ["acn_vocab.txt", "acn_embeddings.npy", "inputs.json"]
+
+
+def _translation_settings(cfg: ExperimentConfig, direction: Direction) -> dict:
+    t = cfg.translate
+    settings = {
+        "engine": t.engine,
+        "model": t.model_en2zh if direction.name == "en2zh" else t.model_zh2en,
+        "lexicon": t.lexicon,
+        "direction": direction.name,
+    }
+    if t.engine == "lexicon":  # the lexicon engine's logic changes with the code, not a model
+        from xmner.translate.lexicon import LEXICON_VERSION
+
+        settings["lexicon_version"] = LEXICON_VERSION
+    return settings
+
+
+def translation_dir(
+    cfg: ExperimentConfig,
+    direction: Direction,
+    source_posts: list[Post],
+    cache: Path,
+    inputs: dict[str, str] | None = None,
+) -> Path:
+    """The cache folder of ``translated_train``'s result for these settings, inputs and posts."""
+    key = content_hash(_translation_settings(cfg, direction), dict(inputs or {}),
+                       posts_hash(source_posts))  # fmt: skip
+    return cache / "translations" / f"{direction.name}-{cfg.translate.engine}-{key}"
 
 
 def _reread(path: Path, direction: Direction, source_posts: list[Post]) -> list[Post]:
@@ -117,11 +139,10 @@ def acn_vectors(
 
     e = cfg.embed
     inputs = dict(inputs or {})
-    key = content_hash(asdict(e), inputs, texts, sorted(set(tokens)), sorted(set(optional)))
-    out_dir = cache / "embeddings" / f"{e.mode}-{key}"
+    out_dir = embedding_dir(cfg, texts, tokens, cache, optional, inputs)
     vocab, matrix = out_dir / "acn_vocab.txt", out_dir / "acn_embeddings.npy"
     metrics = out_dir / "metrics.json"
-    if manifest.sealed(out_dir, ["acn_vocab.txt", "acn_embeddings.npy", "inputs.json"]):
+    if manifest.sealed(out_dir, EMBEDDING_FILES):
         log.info("reusing embeddings %s", out_dir)
         return vocab, matrix, metrics if metrics.exists() else None
     if e.mode == "train":
@@ -148,6 +169,21 @@ def acn_vectors(
     write_json(out_dir / "inputs.json", {"settings": asdict(e), "inputs": inputs})
     manifest.seal(out_dir)
     return vocab, matrix, metrics if metrics.exists() else None
+
+
+def embedding_dir(
+    cfg: ExperimentConfig,
+    texts: dict[str, list[list[str]]],
+    tokens: list[str],
+    cache: Path,
+    optional: list[str] = (),
+    inputs: dict[str, str] | None = None,
+) -> Path:
+    """The cache folder of ``acn_vectors``' result for these settings, texts and tokens."""
+    key = content_hash(
+        asdict(cfg.embed), dict(inputs or {}), texts, sorted(set(tokens)), sorted(set(optional))
+    )
+    return cache / "embeddings" / f"{cfg.embed.mode}-{key}"
 
 
 def _unit(x):

@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from xmner.interrupt import EXIT_CODE, sigterm_as_interrupt
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -24,6 +29,17 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set acn.finetune.epochs=5 (repeatable)",
+    )
+    p.add_argument(
+        "--log-with",
+        choices=["tensorboard", "none"],
+        help="per-epoch loss, dev P/R/F1 and learning rate as TensorBoard event files in each "
+        "run directory (default: tensorboard when installed)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (data, cached steps, cells done or to run) and stop",
     )
     p.add_argument(
         "--on-change",
@@ -90,6 +106,8 @@ def _config(args: argparse.Namespace, extra: list[str]):
         overrides.append(f"data.images={_toml_str(args.images)}")
     if args.on_change:
         overrides.append(f"on_change={_toml_str(args.on_change)}")
+    if args.log_with:
+        overrides.append(f"log_with={_toml_str(args.log_with)}")
     return load_experiment(args.preset, overrides + args.overrides)
 
 
@@ -119,8 +137,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.jobs:
         extra.append(f"jobs={args.jobs}")
     cfg = _config(args, extra)
-    results, ctx = run_experiment(cfg)
-    _print_summary(ctx)
+    if _plan(cfg, args.dry_run):
+        return 0
+    ran = _interruptible(run_experiment, cfg, "reproduce")
+    if ran is None:
+        return EXIT_CODE
+    _print_summary(ran[1])
     return 0
 
 
@@ -133,13 +155,50 @@ def _train(args: argparse.Namespace) -> int:
         f'schedules=["{args.schedule}"]',
         f"seeds=[{args.seed}]",
     ]
-    results, ctx = run_experiment(_config(args, extra))
-    r = results[0]
+    cfg = _config(args, extra)
+    if _plan(cfg, args.dry_run):
+        return 0
+    ran = _interruptible(run_experiment, cfg, "train")
+    if ran is None:
+        return EXIT_CODE
+    r = ran[0][0]
     print(
         f"{r['direction']} {r['model']} {r['schedule']} seed {r['seed']}: "
         f"P {100 * r['precision']:.2f} R {100 * r['recall']:.2f} F1 {100 * r['f1']:.2f}"
     )
     return 0
+
+
+def _plan(cfg, dry_run: bool) -> bool:
+    """Print the plan on stdout (errors and progress keep stderr); True: stop there."""
+    from xmner.pipelines.plan import make_plan, render_plan
+
+    print(render_plan(make_plan(cfg)), end="", flush=True)
+    return dry_run
+
+
+def _interruptible(run: Callable[[Any], Any], cfg, command: str) -> Any:
+    """``run(cfg)``; on Ctrl-C or SIGTERM, one line saying what was kept, and None."""
+    try:
+        with sigterm_as_interrupt():
+            return run(cfg)
+    except KeyboardInterrupt:
+        print(f"xmner {command}: {interrupted_message(cfg)}", file=sys.stderr)
+        return None
+
+
+def interrupted_message(cfg) -> str:
+    """What an interrupted run kept, and how to continue it."""
+    from pathlib import Path
+
+    from xmner.pipelines.experiment import plan_cells
+
+    cells = plan_cells(cfg)
+    done = sum((cell.run_dir(Path(cfg.out)) / "results.json").exists() for cell in cells)
+    return (
+        f"interrupted; {done} of {len(cells)} cells finished and kept in {cfg.out}, a cell in "
+        "progress resumes from its last finished epoch: run the same command to continue"
+    )
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xmner import scalars
 from xmner.config import load_config
 from xmner.pipelines.schedules import SCHEDULES
 from xmner.pipelines.train import StageConfig
@@ -89,6 +90,9 @@ class ExperimentConfig:
     threads: int = 0  # torch CPU threads per worker (0: the cores shared among the workers)
     jobs: int = 0  # cells trained at once, each in its own worker process (0: one per core)
     on_change: str = "recompute"  # inputs changed since a cell ran: recompute | refuse
+    log_with: str = (
+        "auto"  # per-epoch TensorBoard scalars: auto (if installed) | tensorboard | none
+    )
     data: DataSection = field(default_factory=DataSection)
     translate: TranslateSection = field(default_factory=TranslateSection)
     embed: EmbedSection = field(default_factory=EmbedSection)
@@ -100,6 +104,7 @@ class ExperimentConfig:
         _one_of("data.images", self.data.images, ("none", "one", "all"))
         _one_of("embed.mode", self.embed.mode, ("train", "vec", "random"))
         _one_of("on_change", self.on_change, ("recompute", "refuse"))
+        scalars.enabled(self.log_with)  # an unknown value, or tensorboard not installed: an error
         if self.jobs < 0:
             raise ValueError(f"jobs: expected a number of worker processes >= 1, got {self.jobs}")
         if len(set(self.seeds)) != len(self.seeds):

@@ -23,16 +23,17 @@ from typing import Any
 
 import torch
 
-from xmner import locks, manifest
+from xmner import interrupt, locks, manifest, scalars
 from xmner.data.corpora import SPLITS, get_spec, load_split
 from xmner.data.corpus import Post, write_corpus
 from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
 from xmner.eval.metrics import MODE, score
-from xmner.io import content_hash, read_json, write_json
+from xmner.io import content_hash, read_json, read_text, write_json
 from xmner.pipelines import artefacts, inputs
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
 from xmner.pipelines.train import StageConfig, fit, load_weights, predict
+from xmner.progress import say
 
 log = logging.getLogger(__name__)
 
@@ -128,17 +129,29 @@ def load_corpora(ctx: Context, write_gold: bool = True) -> None:
         ctx.gold_test[corpus] = gold
 
 
+def translations_needed(cfg: ExperimentConfig) -> list[str]:
+    """The directions whose schedules read a translated source (TGT, SRC&TGT)."""
+    return list(cfg.directions) if {"TGT", "SRC&TGT"} & set(cfg.schedules) else []
+
+
+def _translation_inputs(ctx: Context, d: Direction) -> dict[str, str]:
+    return ctx.inputs_of(inputs.corpus_input(d.source, "train"), "translate.lexicon", "cc-cedict")
+
+
+def translation_dir(ctx: Context, name: str) -> Path:
+    """Where ``prepare_translations`` finds or puts direction ``name``'s translated train split."""
+    d = DIRECTIONS[name]
+    source = ctx.corpora[d.source, "train:raw"]
+    return artefacts.translation_dir(ctx.cfg, d, source, ctx.cache, _translation_inputs(ctx, d))
+
+
 def prepare_translations(ctx: Context) -> None:
     """Translate each needed direction's source train split into the target language."""
-    needs = {"TGT", "SRC&TGT"} & set(ctx.cfg.schedules)
-    for name in ctx.cfg.directions if needs else []:
+    for name in translations_needed(ctx.cfg):
         t0 = time.perf_counter()
         d = DIRECTIONS[name]
-        used = ctx.inputs_of(
-            inputs.corpus_input(d.source, "train"), "translate.lexicon", "cc-cedict"
-        )
         posts, report = artefacts.translated_train(
-            ctx.cfg, d, ctx.corpora[d.source, "train:raw"], ctx.cache, used
+            ctx.cfg, d, ctx.corpora[d.source, "train:raw"], ctx.cache, _translation_inputs(ctx, d)
         )
         ctx.translations[name] = artefacts.unified(posts)
         ctx.translation_reports[name] = report
@@ -177,14 +190,7 @@ def prepare_acn(ctx: Context) -> None:
             **shared,
         }
         return
-    texts = {
-        "en": [p.tokens for p in posts if p.lang == "en"],
-        "zh": [p.tokens for p in posts if p.lang == "zh"],
-    }
-    # training tokens get a row each; a dev/test-only token only where it has a vector
-    tokens = sorted({t for p in posts for t in p.tokens})
-    unseen = sorted({t for p in _all_posts(ctx) for t in p.tokens} - set(tokens))
-    used = {k: v for k, v in ctx.inputs.items() if not k.startswith("images:")}
+    texts, tokens, unseen, used = _vector_inputs(ctx)
     vocab, matrix, metrics = artefacts.acn_vectors(ctx.cfg, texts, tokens, ctx.cache, unseen, used)
     words, emb = load_embeddings(vocab, matrix)
     ctx.resources["acn"] = {
@@ -199,6 +205,26 @@ def prepare_acn(ctx: Context) -> None:
         else "embeddings (aligned .vec)",
         t0,
     )
+
+
+def _vector_inputs(ctx: Context) -> tuple[dict, list[str], list[str], dict[str, str]]:
+    """What ACN's word vectors are made from: texts, tokens, dev/test-only tokens, input files."""
+    posts = _training_posts(ctx)
+    texts = {
+        "en": [p.tokens for p in posts if p.lang == "en"],
+        "zh": [p.tokens for p in posts if p.lang == "zh"],
+    }
+    # training tokens get a row each; a dev/test-only token only where it has a vector
+    tokens = sorted({t for p in posts for t in p.tokens})
+    unseen = sorted({t for p in _all_posts(ctx) for t in p.tokens} - set(tokens))
+    used = {k: v for k, v in ctx.inputs.items() if not k.startswith("images:")}
+    return texts, tokens, unseen, used
+
+
+def vectors_dir(ctx: Context) -> Path:
+    """Where ``prepare_acn`` finds or puts the word vectors (needs the translations read)."""
+    texts, tokens, unseen, used = _vector_inputs(ctx)
+    return artefacts.embedding_dir(ctx.cfg, texts, tokens, ctx.cache, unseen, used)
 
 
 def prepare_umt(ctx: Context) -> None:
@@ -325,21 +351,56 @@ def run_cell(ctx: Context, cell: Cell) -> dict:
         return _run_cell(ctx, cell, run_dir)
 
 
-def _reusable(ctx: Context, cell: Cell, run_dir: Path, key: str, used: dict[str, str]) -> bool:
-    """Whether ``run_dir`` holds this cell's work to keep; cleared if its inputs changed."""
+def _compare(run_dir: Path, key: str, used: dict[str, str]) -> tuple[str, str]:
+    """How ``run_dir`` stands against a cell's settings ``key`` and inputs, changing nothing.
+
+    ``("new", "")`` without a ``config.json``, ``("other-settings", "")``, ``("changed", what)``
+    or ``("same", "")``; a damaged ``config.json`` is a ``ValueError`` naming it.
+    """
     config_path = run_dir / "config.json"
     if not config_path.exists():
-        return False
+        return "new", ""
     config = read_json(manifest.verify(config_path))
     if config.get("key") != key:
+        return "other-settings", ""
+    changed = inputs.changes(config.get("inputs", {}), used)
+    return ("changed", "; ".join(changed)) if changed else ("same", "")
+
+
+def cell_status(ctx: Context, cell: Cell) -> str:
+    """What ``run_cell`` would do with ``cell`` now (done, to do, stops: why); changes nothing."""
+    run_dir = cell.run_dir(ctx.out)
+    key = cell_key(ctx.cfg, cell.model, cell.schedule, cell.images)
+    try:
+        state, what = _compare(run_dir, key, cell_inputs(ctx, cell))
+    except ValueError as err:
+        return f"stops: {err}"
+    if state == "other-settings":
+        return "stops: made with other settings (use another --out)"
+    if state == "changed":
+        refuse = ctx.cfg.on_change == "refuse"
+        return f"stops: inputs changed ({what})" if refuse else f"to do (inputs changed: {what})"
+    results = run_dir / "results.json"
+    if state == "same" and results.exists():
+        damage = manifest.problem(results)
+        return "done" if damage is None else f"stops: {results}: {damage}"
+    metrics = run_dir / "metrics.jsonl"
+    epochs = len(read_text(metrics).splitlines()) if state == "same" and metrics.exists() else 0
+    return f"to do (resumes: {epochs} epoch(s) saved)" if epochs else "to do"
+
+
+def _reusable(ctx: Context, cell: Cell, run_dir: Path, key: str, used: dict[str, str]) -> bool:
+    """Whether ``run_dir`` holds this cell's work to keep; cleared if its inputs changed."""
+    state, what = _compare(run_dir, key, used)
+    if state == "new":
+        return False
+    if state == "other-settings":
         raise ValueError(
             f"{run_dir} holds a run made with other settings; to keep it, use another --out, "
             "else delete that directory"
         )
-    changed = inputs.changes(config.get("inputs", {}), used)
-    if not changed:
+    if state == "same":
         return True
-    what = "; ".join(changed)
     if ctx.cfg.on_change == "refuse":
         raise ValueError(
             f"{run_dir}: inputs differ from those it was made from ({what}); rerun with "
@@ -451,7 +512,8 @@ def _fit(ctx, model, cell, posts, dev, stage_cfg, run_dir, stage):
     return fit(
         model, train, dev_examples, model.collator(), stage_cfg, run_dir, stage, cell.seed,
         lengths=[len(p.tokens) for p in posts], dev_gold=[p.tags for p in dev],
-        dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress,
+        dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress, name=cell.name,
+        log_scalars=scalars.enabled(ctx.cfg.log_with),
     )  # fmt: skip
 
 
@@ -529,6 +591,7 @@ _WORKER: dict[str, Context] = {}
 
 
 def _worker_init(cfg: ExperimentConfig, out: str, level: int, fingerprints: dict) -> None:
+    interrupt.ignore_interrupt()  # Ctrl-C reaches every process of the group: the parent decides
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(worker_threads(cfg))
     _WORKER["ctx"] = prepare(cfg, out, fingerprints, worker=True)  # all cached by now: cheap
@@ -543,8 +606,9 @@ def _worker_run(cell: Cell) -> tuple[dict, list[Timing]]:
 def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
     """Run ``cells``: in this process, or ``jobs`` at a time in worker processes."""
     jobs = min(worker_count(ctx.cfg), len(cells))
+    finished = _counter(ctx.cfg.progress, len(cells))
     if jobs <= 1:
-        return [run_cell(ctx, cell) for cell in cells]
+        return [finished(run_cell(ctx, cell)) for cell in cells]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -560,13 +624,41 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
         try:
             for future in as_completed(futures):
                 result, timings = future.result()
-                results[futures[future]] = result
+                results[futures[future]] = finished(result)
                 ctx.timings += timings
+        except KeyboardInterrupt:
+            with interrupt.shielded():
+                _stop(pool)
+            raise
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
     return [results[cell] for cell in cells]
+
+
+def _counter(progress: bool, total: int):
+    """A function passing a cell's results through, printing ``cells k/total done`` if asked."""
+    done = 0
+
+    def finished(result: dict) -> dict:
+        nonlocal done
+        done += 1
+        if progress:
+            say(f"cells {done}/{total} done")
+        return result
+
+    return finished
+
+
+def _stop(pool) -> None:
+    """Cancel the cells not started and end the workers now; a cell resumes at its last epoch."""
+    workers = list((pool._processes or {}).values())  # no public handle; shutdown drops it
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join()
 
 
 def check_inputs(cfg: ExperimentConfig, out: Path, fingerprints: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xmner import manifest
 from xmner.eval.chart import plot_f1
+from xmner.eval.latex import render_latex, render_table2_latex
 from xmner.eval.reference import TABLE_OF_DIRECTION, load_reference
 from xmner.eval.significance import Significance, render_significance, significance
 from xmner.eval.stages import cap_warning, render_stages, stage_rows
@@ -112,7 +113,7 @@ def write_report(
     extra_notes: list[str] | None = None,
     bootstrap_samples: int = 1000,
 ) -> Report:
-    """Write ``report/``: table3/4 (and table2 if run) .md/.csv, results.csv, f1.png."""
+    """Write ``report/``: table3/4 (and table2 if run) .md/.csv/.tex, results.csv, f1.png."""
     runs_dir = Path(runs_dir)
     out_dir = runs_dir / "report"
     reference = reference or load_reference()
@@ -129,13 +130,15 @@ def write_report(
         _warn(report, ours, table, "schedule")
         _write(out_dir / f"{table}.md", md)
         _write(out_dir / f"{table}.csv", render_table_csv(table, results, reference))
-        report.files += [out_dir / f"{table}.md", out_dir / f"{table}.csv"]
+        _write(out_dir / f"{table}.tex", render_latex(table, results, reference))
+        report.files += [out_dir / f"{table}.{ext}" for ext in ("md", "csv", "tex")]
     if table2:
         md = render_table2_markdown(table2, reference) + render_stages(table2, "images")
         _warn(report, table2, "table2", "images")
         _write(out_dir / "table2.md", md)
         _write(out_dir / "table2.csv", render_table2_csv(table2, reference))
-        report.files += [out_dir / "table2.md", out_dir / "table2.csv"]
+        _write(out_dir / "table2.tex", render_table2_latex(table2, reference))
+        report.files += [out_dir / f"table2.{ext}" for ext in ("md", "csv", "tex")]
     _write(out_dir / "results.csv", render_csv(results))
     plot_f1(results, reference, out_dir / "f1.png")
     manifest.record(out_dir / "f1.png")

@@ -1,0 +1,60 @@
+"""The plan ``xmner reproduce`` prints first, and ``--dry-run``, on the smoke preset."""
+
+import pytest
+
+from xmner.cli import main
+from xmner.pipelines import experiment
+from xmner.pipelines.config import load_experiment
+from xmner.pipelines.plan import make_plan, render_plan
+
+
+def _argv(out, data_root, *extra):
+    return [
+        "reproduce",
+        "--preset",
+        "smoke",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_root),
+        *extra,
+    ]
+
+
+def test_dry_run_lists_data_steps_and_every_cell_and_writes_nothing(tmp_path, data_root, capsys):
+    out = tmp_path / "runs"
+    assert main(_argv(out, data_root, "--dry-run")) == 0
+    text = capsys.readouterr().out
+    assert f"data from {data_root}, at most 20 posts a split" in text
+    assert "cmner        posts: train 20, dev 20, test 20" in text
+    assert "translate twitter2015 train -> zh (lexicon)  to do" in text
+    assert "cells (8: 0 done, 8 to run):" in text
+    for cell in experiment.plan_cells(load_experiment("smoke")):
+        assert f"  {cell.name} " in text
+    assert f"report:  {out / 'report'}/" in text
+    assert not out.exists()  # nothing trained, nothing written
+
+
+def test_after_a_run_the_plan_says_what_is_cached_and_done(tmp_path, data_root):
+    cfg = load_experiment(
+        "smoke",
+        [f'out="{tmp_path}"', f'data.data_dir="{data_root}"', 'directions=["en2zh"]',
+         'schedules=["-", "TGT"]'],
+    )  # fmt: skip
+    experiment.run_experiment(cfg)
+    plan = make_plan(cfg)
+    assert [s.status for s in plan.steps] == ["cached", "cached"]
+    assert [(c.name, c.status) for c in plan.cells] == [
+        ("en2zh/acn/TGT seed 1", "done"),
+        ("en2zh/acn/- seed 1", "done"),
+    ]
+    assert "cells (2: 2 done, 0 to run):" in render_plan(plan)
+    run_dir = tmp_path / "en2zh" / "acn" / "target-only" / "seed1"
+    results = run_dir / "results.json"
+    results.write_text(results.read_text().replace('"seed": 1', '"seed": 2'))
+    status = make_plan(cfg).cells[1].status  # the runner would refuse it too:
+    assert status.startswith("stops:") and "altered since written" in status
+    with pytest.raises(ValueError, match="altered since written"):
+        experiment.run_cell(experiment.prepare(cfg), experiment.plan_cells(cfg)[1])
+    results.unlink()
+    assert make_plan(cfg).cells[1].status == "to do (resumes: 2 epoch(s) saved)"
