@@ -384,6 +384,11 @@ def test_dense_fallback_goes_through_the_doubtful_rows_once_chunk_rows_at_a_time
     r = knn_mean_cos(q, keys, 1, chunk=4)
     assert torch.allclose(r, torch.tensor([0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), atol=1e-6)
     assert torch.equal(dense_queries[0], q) and dense_queries[1:] == [(0, 4), (4, 2)]
+    # The same ties, but with no more keys than the shortlist holds: nothing was left out.
+    dense_queries.clear()
+    q, keys = _fans([0.3] * 10)
+    assert torch.allclose(knn_mean_cos(q, keys, 1), torch.tensor([0.3]), atol=1e-6)
+    assert dense_queries == []
 
 
 def test_matmuls_run_on_the_gpu_when_there_is_one(monkeypatch):
