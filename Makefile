@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 setup: $(STAMP)
 
+# Two workers (pytest-xdist); --dist loadfile keeps a file's tests, and so its module-scoped
+# fixtures (a real alignment run, tiny translators), on one worker. TEST_WORKERS=0: no xdist.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Tables 3 and 4, offline: both directions, ACN, full corpora, one seed (runs/report/).
 reproduce: $(STAMP)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
@@ -228,6 +230,24 @@ def test_defaults_are_muses():
     r = refine(src, tgt, seed)
     assert len(r.history) == 6  # the seed mapping and 5 rounds
     assert r.history == refine(src, tgt, seed, iterations=5, knn=10).history
+    # Induction among the 15,000 most frequent words, the criterion over the first 10,000:
+    # a run at that size takes minutes of CPU, so refine's calls are watched and
+    # induce_dictionary's signature read.
+    for fn in (induce_dictionary, refine):
+        assert inspect.signature(fn).parameters["max_rank"].default == 15000
+    assert inspect.signature(induce_dictionary).parameters["criterion_words"].default == 10000
+    import xmner.align.procrustes as module
+
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append((len(args[0]), kwargs["max_rank"]))
+        return induce_dictionary(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(module, "induce_dictionary", spy)
+        refine(src, tgt, seed, iterations=1)
+    assert calls == [(60, 15000)] * 2
 
 
 def test_knn_mean_with_fewer_keys_than_knn_or_near_duplicate_keys():
@@ -276,3 +296,106 @@ def test_refine_logs_each_round(caplog):
     assert caplog.messages == [
         f"refinement {i}: {n} pairs, criterion {c:.4f}" for i, (n, c) in enumerate(r.history)
     ]
+
+
+def _fans(*fans):
+    """One query per list of cosines, and keys at exactly those cosines to it (0 to the rest).
+
+    Query i is axis i; each key has its query's component and one axis of its own.
+    """
+    n_keys = sum(len(f) for f in fans)
+    d = len(fans) + n_keys
+    q, keys = torch.zeros(len(fans), d), torch.zeros(n_keys, d, dtype=torch.float64)
+    row = 0
+    for i, cosines in enumerate(fans):
+        q[i, i] = 1.0
+        for c in cosines:
+            keys[row, i], keys[row, len(fans) + row] = c, (1 - c**2) ** 0.5
+            row += 1
+    return q, keys.float()
+
+
+@pytest.fixture
+def dense_queries(monkeypatch):
+    """The query rows (unit) that the exact dense fallback was asked to recompute, each call
+    followed by its chunks: (first row, number of rows)."""
+    import xmner.align.procrustes as module
+
+    seen, real = [], module._dense_rows
+
+    def spy(q, keys, r_keys, chunk):
+        seen.append(q.clone())
+        for start, sims, r in real(q, keys, r_keys, chunk):
+            seen.append((start, len(sims)))
+            yield start, sims, r
+
+    monkeypatch.setattr(module, "_dense_rows", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("coarse", "error"),
+    [(torch.bfloat16, 2.0**-6), (torch.float16, 2.0**-9), (torch.float32, 1e-5)],
+)
+def test_knn_mean_recomputes_densely_the_rows_in_doubt_and_only_those(dense_queries, coarse, error):
+    # knn 1: the shortlist keeps 2 * 1 + 8 = 10 of each query's 16 keys (and the other
+    # queries' keys at cosine 0). A coarse cosine is within `error` of the exact one, so a row
+    # is in doubt when its 10th kept key is within `error` of its best: a key left out might
+    # be better than its best. The 11th keys (0.1) are far below all kept ones.
+    def fan(spread):
+        return [0.24] + [0.24 - spread] * 9 + [0.1] * 6
+
+    q, keys = _fans(fan(1.4 * error), fan(0.7 * error), fan(0.1))
+    r = knn_mean_cos(q, keys, 1, coarse=coarse)
+    assert torch.allclose(r, torch.full((3,), 0.24), atol=1e-6)
+    assert len(dense_queries) == 2 and torch.equal(dense_queries[0], q[1:2])
+    assert dense_queries[1] == (0, 1)
+
+
+@pytest.mark.parametrize("coarse", [torch.bfloat16, torch.float32])
+def test_csls_recomputes_densely_the_rows_in_doubt_and_only_those(dense_queries, coarse):
+    # knn 1, k 1, shortlist 4. The sources are the queries alone, so each key's r is its
+    # cosine c to its own query, and its CSLS score for that query is 2c - r_q - c = c - 0.24:
+    # the best (0) is the 0.24 key. A key outside the shortlist scores at most
+    # 2 * floor - r_q - min(r) = 2 * floor - 0.24 - 0.04, the floor being about the 4th kept
+    # cosine: in doubt (>= 0) for a 4th cosine of 0.15, not for 0.11.
+    q, keys = _fans(*([0.24, c, c, c, 0.04, 0.04] for c in (0.11, 0.15)))
+    scores, idx = csls_topk(q, keys, k=1, knn=1, shortlist=4, coarse=coarse)
+    assert idx.tolist() == [[0], [6]]
+    assert torch.allclose(scores, torch.zeros(2, 1), atol=1e-6)
+    assert len(dense_queries) == 2 and torch.equal(dense_queries[0], q[1:2])
+    # Induction asks for the best key alone (k 1): in doubt are the same rows, no more.
+    dense_queries.clear()
+    ind = induce_dictionary(q, keys, knn=1, shortlist=4, coarse=coarse)
+    assert ind.forward.tolist() == [0, 6] and _pairs(ind.pairs) == {(0, 0), (1, 6)}
+    assert len(dense_queries) == 2 and torch.equal(dense_queries[0], q[1:2])
+    dense_queries.clear()  # and the same in the backward direction
+    ind = induce_dictionary(keys, q, knn=1, shortlist=4, coarse=coarse)
+    assert _pairs(ind.pairs) == {(0, 0), (6, 1)}
+    assert len(dense_queries) == 2 and torch.equal(dense_queries[0], q[1:2])
+
+
+def test_dense_fallback_goes_through_the_doubtful_rows_once_chunk_rows_at_a_time(
+    dense_queries,
+):
+    # Six queries, each with 12 keys at one cosine: every row is in doubt (ties at the edge of
+    # its 10-key shortlist), so the fallback recomputes all six, 4 then 2 rows per matmul.
+    q, keys = _fans(*([0.3 + 0.1 * i] * 12 for i in range(6)))
+    r = knn_mean_cos(q, keys, 1, chunk=4)
+    assert torch.allclose(r, torch.tensor([0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), atol=1e-6)
+    assert torch.equal(dense_queries[0], q) and dense_queries[1:] == [(0, 4), (4, 2)]
+    # The same ties, but with no more keys than the shortlist holds: nothing was left out.
+    dense_queries.clear()
+    q, keys = _fans([0.3] * 10)
+    assert torch.allclose(knn_mean_cos(q, keys, 1), torch.tensor([0.3]), atol=1e-6)
+    assert dense_queries == []
+
+
+def test_matmuls_run_on_the_gpu_when_there_is_one(monkeypatch):
+    import xmner.align.procrustes as module
+
+    x = torch.zeros(2, 3)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert module._device(x) == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert module._device(x) == torch.device("cpu")

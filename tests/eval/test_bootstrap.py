@@ -205,6 +205,20 @@ def test_verdict_needs_both_a_small_p_value_and_a_positive_gain():
     assert verdict(_result(0.1, 0.2), alpha=0.3).startswith("gain (")
 
 
+def test_a_system_against_itself_could_be_noise_not_a_loss():
+    # Identical predictions: Δ is 0 in every resample, so p (the share with Δ <= 0) is 1.
+    from xmner.eval.bootstrap import verdict
+
+    gold = [["B-PER", "O"], ["O", "B-LOC"], ["B-ORG", "I-ORG"]] * 4
+    pred = [["B-PER", "O"], ["O", "O"], ["B-ORG", "I-ORG"]] * 4
+    same = paired_bootstrap(gold, pred, pred, samples=50)
+    assert (same.delta, same.low, same.high, same.p_value) == (0.0, 0.0, 0.0, 1.0)
+    assert verdict(same) == (
+        "could be noise (1 seed: test-post bootstrap only, training noise untested; "
+        "12 test posts, p=1.000)"
+    )
+
+
 def test_verdict_names_unequal_seed_counts():
     from xmner.eval.bootstrap import verdict
 

@@ -26,6 +26,23 @@ def test_each_schedule_reads_the_right_corpora():
     assert schedule_dirname("-") == "target-only" and schedule_dirname("SRC&TGT") == "SRC&TGT"
 
 
+def test_every_cell_selects_and_tests_on_the_target_corpus():
+    # The paper's protocol: whatever the pretraining, the model is chosen on the target dev
+    # split and scored on the target test split; the plan names its own schedule.
+    for direction in ("en2zh", "zh2en"):
+        for schedule in ("-", "SRC", "TGT", "SRC&TGT"):
+            p = plan(direction, schedule)
+            assert (p.schedule, p.finetune, p.select, p.test) == (
+                schedule,
+                ("target",),
+                "target",
+                "target",
+            )
+    with pytest.raises(ValueError) as err:
+        plan("en2fr", "-")
+    assert str(err.value) == "unknown direction 'en2fr'; expected one of ['en2zh', 'zh2en']"
+
+
 @pytest.mark.parametrize("preset", ["offline", "paper", "smoke"])
 def test_presets_load(preset):
     images = ['data.image_dirs={cmner="/data/cmner"}'] if preset == "paper" else []
