@@ -301,7 +301,7 @@ def cell_key(cfg: ExperimentConfig, model: str, schedule: str, images: str) -> s
     return content_hash(
         section,
         data,
-        asdict(cfg.translate),
+        artefacts.translate_key(cfg.translate),
         asdict(cfg.embed),
         cfg.pretrain_select if schedule != "-" else None,
     )
