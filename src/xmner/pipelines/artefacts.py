@@ -206,6 +206,12 @@ def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2
     return AutoTokenizer.from_pretrained(str(path))
 
 
+def region_shape(cfg: ExperimentConfig, section: ModelSection) -> tuple[int, int]:
+    """(regions, dim) of the model's image backbone: 49 x 2048 for ResNet-152, 49 x 512 VGG-16."""
+    extractor = _extractor(cfg, section)
+    return extractor.regions, extractor.dim
+
+
 def _extractor(cfg: ExperimentConfig, section: ModelSection):
     if cfg.data.backbone_config:
         return _load_extractor(json.dumps(cfg.data.backbone_config, sort_keys=True), True)
