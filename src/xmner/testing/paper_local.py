@@ -2,8 +2,8 @@
 
 ``build_paper_local(out, data_root)`` writes, under ``out``:
 
-- ``data/``: a corpus root with ``posts`` posts a split (CMNER's first posts of each split
-  are two of its six example posts, whose real images are in ``cmner/example_images``);
+- ``data/``: a corpus root with ``posts`` posts a split (CMNER's train split starts with its
+  six example posts, whose 25 real images are in ``cmner/example_images``);
 - ``images/twitter2015/<IMGID>.jpg``: a generated JPEG for every Twitter-2015 post used;
 - ``marian-en-zh/``, ``marian-zh-en/``: random MarianMT models (``save_pretrained``) standing in
   for ``Helsinki-NLP/opus-mt-*``; ``ct2-zh-en/``: the second converted by
@@ -123,15 +123,19 @@ def build_paper_local(out: str | Path, data_root: str | Path, posts: int = 20) -
 
 
 def _write_corpora(root: Path, data_root: Path, posts: int) -> dict[str, list[Post]]:
-    """The first ``posts`` posts of each split; CMNER's start with two example posts each."""
+    """The first ``posts`` posts of each split; CMNER's train starts with the example posts.
+
+    The six example posts come from CMNER's train split, so only train holds them (once).
+    """
     examples = _read_examples(data_root)
     out: dict[str, list[Post]] = {"cmner": [], "twitter2015": []}
     for corpus in out:
         spec = get_spec(corpus)
-        for i, split in enumerate(SPLITS):
-            head = examples[2 * i : 2 * i + 2] if corpus == "cmner" else []
-            rest = load_split(corpus, split, data_root)[: posts - len(head)]
-            chosen = head + rest
+        for split in SPLITS:
+            head = examples[:posts] if (corpus, split) == ("cmner", "train") else []
+            ids = {p.id for p in head}
+            rest = [p for p in load_split(corpus, split, data_root) if p.id not in ids]
+            chosen = head + rest[: posts - len(head)]
             write_corpus(chosen, root / corpus / spec.file(split), spec.fmt)
             out[corpus] += chosen
     return out
