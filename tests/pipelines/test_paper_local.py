@@ -11,9 +11,40 @@ import json
 import pytest
 
 from xmner.cli import main
-from xmner.testing.paper_local import build_paper_local, paper_argv
+from xmner.testing.paper_local import RUN_SIZE, build_paper_local, paper_argv
 
 SCHEDULES = {"-": "target-only", "SRC": "SRC", "TGT": "TGT", "SRC&TGT": "SRC&TGT"}
+
+
+def test_stand_ins_load_as_the_paper_preset_reads_them(tmp_path, data_root):
+    """The quick half (not slow): each stand-in loads where the paper run will load it."""
+    from transformers import AutoModel
+
+    from xmner.align.embeddings import read_vec
+    from xmner.data.corpora import load_split
+    from xmner.data.corpus import read_corpus
+    from xmner.data.images import resnet_extractor
+    from xmner.models.umt import load_tokenizer
+    from xmner.pipelines.config import load_experiment
+    from xmner.translate.backends import is_ctranslate2_dir
+
+    local = build_paper_local(tmp_path, data_root, posts=8)
+    cfg = load_experiment("paper", local.overrides() + RUN_SIZE)
+    assert cfg.data.images == "all" and cfg.umt.bert == str(local.bert)
+    assert cfg.translate.engine == "marian" and is_ctranslate2_dir(cfg.translate.model_zh2en)
+    assert not is_ctranslate2_dir(cfg.translate.model_en2zh)
+    extractor = resnet_extractor(local.resnet)
+    assert (extractor.regions, extractor.dim) == (49, 32)
+    assert AutoModel.from_pretrained(local.bert).config.num_hidden_layers == 4
+    chars = [t for t in load_split("cmner", "test", local.data)[0].tokens if "一" <= t <= "鿿"][:8]
+    assert load_tokenizer(local.bert).tokenize("".join(chars)) == chars  # cased, one per character
+    for vec, corpus in ((local.en_vec, "twitter2015"), (local.zh_vec, "cmner")):
+        words = set(read_vec(vec).words)
+        posts = load_split(corpus, "test", local.data)
+        assert len(posts) == 8 and {t for p in posts for t in p.tokens if t.split() == [t]} <= words
+    ids = [p.id for p in load_split("cmner", "train", local.data)]
+    examples = read_corpus(data_root / "cmner" / "example_text.txt")
+    assert len(set(ids)) == len(ids) == 8 and {p.id for p in examples} <= set(ids)
 
 
 @pytest.mark.slow
