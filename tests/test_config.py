@@ -143,3 +143,20 @@ def test_cli_config_mistake_names_its_source(
     assert named in err
     if named.startswith("--set"):
         assert "preset.toml" not in err
+
+
+def test_translate_settings_added_later_leave_existing_keys_alone():
+    """beams / max_length at their defaults are not in the keys: older runs stay valid."""
+    from dataclasses import asdict
+
+    from xmner.pipelines import artefacts
+    from xmner.pipelines.config import TranslateSection, load_experiment
+    from xmner.pipelines.experiment import cell_key
+
+    t = TranslateSection(engine="marian")
+    before = {k: v for k, v in asdict(t).items() if k not in ("beams", "max_length")}
+    assert artefacts.translate_key(t) == before
+    assert artefacts.translate_key(TranslateSection(max_length=16))["max_length"] == 16
+    cfg = load_experiment("smoke")
+    short = load_experiment("smoke", ["translate.max_length=16"])
+    assert cell_key(cfg, "acn", "TGT", "none") != cell_key(short, "acn", "TGT", "none")

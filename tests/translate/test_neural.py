@@ -252,3 +252,12 @@ def test_batch_translates_each_sentence_as_alone(kind, lively_marian_dir, lively
     assert len(set(alone)) >= 4, alone
     assert engine.translate(BATCH_TEXTS) == alone
     assert engine.translate(BATCH_TEXTS[::-1]) == alone[::-1]
+
+
+def test_a_converted_directory_named_as_marian_runs_on_ctranslate2(ct2_dir, marian_dir):
+    from xmner.translate.backends import is_ctranslate2_dir
+
+    assert is_ctranslate2_dir(ct2_dir) and not is_ctranslate2_dir(marian_dir)
+    engine = make_translator("marian", "en", "zh", str(ct2_dir), num_beams=1, max_new_tokens=4)
+    assert isinstance(engine, CTranslate2Translator)
+    assert engine.beam_size == 1 and engine.max_decoding_length == 4

@@ -63,7 +63,7 @@ def translated_train(
     if manifest.sealed(out_dir, TRANSLATION_FILES):
         log.info("reusing translation %s", out_dir)
         return _reread(target_path, direction, source_posts), report_path
-    options = {"batch_size": t.batch_size} if t.engine != "lexicon" else {}
+    options = {"batch_size": t.batch_size, **_decoding(t)} if t.engine != "lexicon" else {}
     posts, report = translate_split(
         source_posts, direction.source, direction.target, t.engine, model,
         cache_path=cache / "translations.sqlite", lexicon_path=t.lexicon, **options,
@@ -92,6 +92,8 @@ def _translation_settings(cfg: ExperimentConfig, direction: Direction) -> dict:
         from xmner.translate.lexicon import LEXICON_VERSION
 
         settings["lexicon_version"] = LEXICON_VERSION
+    else:
+        settings |= added_settings(cfg.translate)
     return settings
 
 
@@ -106,6 +108,29 @@ def translation_dir(
     key = content_hash(_translation_settings(cfg, direction), dict(inputs or {}),
                        posts_hash(source_posts))  # fmt: skip
     return cache / "translations" / f"{direction.name}-{cfg.translate.engine}-{key}"
+
+
+#: TranslateSection fields added after runs existed, with their defaults: keys leave them out
+#: at those defaults, so caches and cells made before they existed stay valid.
+ADDED_TRANSLATE = {"beams": 4, "max_length": 256}
+
+
+def added_settings(t) -> dict:
+    """The later-added translation settings that differ from their defaults."""
+    return {k: getattr(t, k) for k, v in ADDED_TRANSLATE.items() if getattr(t, k) != v}
+
+
+def translate_key(t) -> dict:
+    """The translation settings a result depends on, as a key (see ``ADDED_TRANSLATE``)."""
+    old = {k: v for k, v in asdict(t).items() if k not in ADDED_TRANSLATE}
+    return old | added_settings(t)
+
+
+def _decoding(t) -> dict:
+    """Beam size and output length under the engine's own option names."""
+    if t.engine == "ctranslate2":
+        return {"beam_size": t.beams, "max_decoding_length": t.max_length}
+    return {"num_beams": t.beams, "max_new_tokens": t.max_length}
 
 
 def _reread(path: Path, direction: Direction, source_posts: list[Post]) -> list[Post]:
@@ -215,6 +240,12 @@ def wordpiece_tokenizer(texts: list[list[str]], cache: Path, vocab_size: int = 2
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(path))
+
+
+def region_shape(cfg: ExperimentConfig, section: ModelSection) -> tuple[int, int]:
+    """(regions, dim) of the model's image backbone: 49 x 2048 for ResNet-152, 49 x 512 VGG-16."""
+    extractor = _extractor(cfg, section)
+    return extractor.regions, extractor.dim
 
 
 def _extractor(cfg: ExperimentConfig, section: ModelSection):

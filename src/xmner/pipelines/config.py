@@ -43,6 +43,8 @@ class TranslateSection:
     model_zh2en: str | None = None
     lexicon: str | None = None  # extra `src tgt` lexicon file for the lexicon engine
     batch_size: int = 16
+    beams: int = 4  # beam size of the neural engines
+    max_length: int = 256  # most target tokens per text (neural engines)
 
 
 @dataclass

@@ -250,6 +250,24 @@ def model_config(ctx: Context, model: str, target: str) -> dict:
     return {**section.config, **section.target_config.get(target, {})}
 
 
+def _with_regions(ctx: Context, model: str, raw: dict) -> dict:
+    """``raw`` with the image regions' shape of the model's backbone (it decides, not a preset).
+
+    A configured ``regions`` / ``region_dim`` that disagrees with the backbone is an error.
+    """
+    if not raw["use_images"]:
+        return raw
+    section = getattr(ctx.cfg, model)
+    shape = dict(zip(("regions", "region_dim"), artefacts.region_shape(ctx.cfg, section)))
+    for name, value in shape.items():
+        if name in raw and raw[name] != value:
+            raise ValueError(
+                f"{model}.config.{name} = {raw[name]}, but its image backbone gives {value} "
+                "(leave it unset: the backbone decides)"
+            )
+    return raw | shape
+
+
 def build_model(ctx: Context, model: str, use_images: bool, target: str) -> torch.nn.Module:
     """A fresh model with the unified label set (seeded by the caller)."""
     from xmner.config import from_dict
@@ -258,7 +276,9 @@ def build_model(ctx: Context, model: str, use_images: bool, target: str) -> torc
         from xmner.models.acn import ACN, ACNConfig
 
         res = ctx.resources["acn"]
-        raw = {**model_config(ctx, model, target), "use_images": use_images}
+        raw = _with_regions(
+            ctx, model, {**model_config(ctx, model, target), "use_images": use_images}
+        )
         if res["embeddings"] is not None:
             raw["word_dim"] = int(res["embeddings"].shape[1])
         config = from_dict(ACNConfig, raw, "acn.config")
@@ -267,7 +287,7 @@ def build_model(ctx: Context, model: str, use_images: bool, target: str) -> torc
     from xmner.models.umt import UMT, UMTConfig
 
     section = ctx.cfg.umt
-    raw = {**model_config(ctx, model, target), "use_images": use_images}
+    raw = _with_regions(ctx, model, {**model_config(ctx, model, target), "use_images": use_images})
     tokenizer = ctx.resources["umt"]["tokenizer"]
     if section.bert_config:
         raw["bert_config"] = {**section.bert_config, "vocab_size": len(tokenizer)}
@@ -327,7 +347,7 @@ def cell_key(cfg: ExperimentConfig, model: str, schedule: str, images: str) -> s
     return content_hash(
         section,
         data,
-        asdict(cfg.translate),
+        artefacts.translate_key(cfg.translate),
         asdict(cfg.embed),
         cfg.pretrain_select if schedule != "-" else None,
     )

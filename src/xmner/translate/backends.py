@@ -233,7 +233,14 @@ def make_translator(
     lexicon_path: str | Path | None = None,
     **options,
 ) -> Translator:
-    """The named engine for ``src -> tgt``; ``options`` go to its constructor."""
+    """The named engine for ``src -> tgt``; ``options`` go to its constructor.
+
+    A directory made by ``xmner translate convert`` can only run on CTranslate2: named with
+    engine ``marian`` or ``hf-seq2seq`` (one direction converted, the other not), it runs there.
+    """
+    if engine in ("marian", "hf-seq2seq") and model and is_ctranslate2_dir(model):
+        log.info("%s is a CTranslate2 model: translating %s->%s with ctranslate2", model, src, tgt)
+        engine, options = "ctranslate2", _ctranslate2_options(options)
     if engine == "lexicon":
         from xmner.translate.lexicon import LexiconTranslator
 
@@ -247,3 +254,22 @@ def make_translator(
             raise ValueError("engine ctranslate2 needs --model DIR (a converted model)")
         return CTranslate2Translator(src, tgt, model, **options)
     raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+
+
+def is_ctranslate2_dir(model: str | Path) -> bool:
+    """Whether ``model`` is a local directory converted for CTranslate2 (it has ``model.bin``)."""
+    path = Path(model)
+    return (
+        path.is_dir()
+        and (path / "model.bin").is_file()
+        and not ((path / "model.safetensors").exists() or (path / "pytorch_model.bin").exists())
+    )
+
+
+def _ctranslate2_options(options: dict) -> dict:
+    """transformers-engine options renamed for :class:`CTranslate2Translator`."""
+    names = {"num_beams": "beam_size", "max_new_tokens": "max_decoding_length"}
+    out = {names.get(k, k): v for k, v in options.items()}
+    if out.get("device") is None:
+        out.pop("device", None)
+    return out

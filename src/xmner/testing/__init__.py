@@ -1,0 +1,1 @@
+"""Helpers for tests and examples: local stand-ins for downloaded models and data."""
