@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "xmner.pipelines.commands",
     "xmner.translate.commands",
     "xmner.align.commands",
+    "xmner.doctor",
 )
 
 
