@@ -123,8 +123,6 @@ def _toml_str(value: str) -> str:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from xmner.pipelines.experiment import run_experiment
-
     extra = []
     if args.direction:
         dirs = ["en2zh", "zh2en"] if args.direction == "both" else [args.direction]
@@ -136,37 +134,38 @@ def _reproduce(args: argparse.Namespace) -> int:
         extra.append(f"seeds={args.seeds!r}")
     if args.jobs:
         extra.append(f"jobs={args.jobs}")
-    cfg = _config(args, extra)
-    if _plan(cfg, args.dry_run):
-        return 0
-    ran = _interruptible(run_experiment, cfg, "reproduce")
-    if ran is None:
-        return EXIT_CODE
-    _print_summary(ran[1])
-    return 0
+    code, ran = _plan_and_run(args, extra, "reproduce")
+    if ran is not None:
+        _print_summary(ran[1])
+    return code
 
 
 def _train(args: argparse.Namespace) -> int:
-    from xmner.pipelines.experiment import run_experiment
-
     extra = [
         f'directions=["{args.direction}"]',
         f'models=["{args.model}"]',
         f'schedules=["{args.schedule}"]',
         f"seeds=[{args.seed}]",
     ]
+    code, ran = _plan_and_run(args, extra, "train")
+    if ran is not None:
+        r = ran[0][0]
+        print(
+            f"{r['direction']} {r['model']} {r['schedule']} seed {r['seed']}: "
+            f"P {100 * r['precision']:.2f} R {100 * r['recall']:.2f} F1 {100 * r['f1']:.2f}"
+        )
+    return code
+
+
+def _plan_and_run(args: argparse.Namespace, extra: list[str], command: str) -> tuple[int, Any]:
+    """The plan, then the run unless ``--dry-run``: (exit code, results or None)."""
+    from xmner.pipelines.experiment import run_experiment
+
     cfg = _config(args, extra)
     if _plan(cfg, args.dry_run):
-        return 0
-    ran = _interruptible(run_experiment, cfg, "train")
-    if ran is None:
-        return EXIT_CODE
-    r = ran[0][0]
-    print(
-        f"{r['direction']} {r['model']} {r['schedule']} seed {r['seed']}: "
-        f"P {100 * r['precision']:.2f} R {100 * r['recall']:.2f} F1 {100 * r['f1']:.2f}"
-    )
-    return 0
+        return 0, None
+    ran = _interruptible(run_experiment, cfg, command)
+    return (EXIT_CODE, None) if ran is None else (0, ran)
 
 
 def _plan(cfg, dry_run: bool) -> bool:
