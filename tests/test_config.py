@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from xmner.cli import main
-from xmner.config import ConfigError, load_config, parse_override
+from xmner.config import ConfigError, Override, load_config, parse_override
 
 
 @dataclass
@@ -64,6 +64,16 @@ def test_override_mistake_names_the_override_not_the_file(tmp_path):
         load_config(Outer, [path], ["flag=true", "train.epochs=x"])
     assert str(err.value).startswith("--set 'train.epochs=x': config.train.epochs: expected int")
     assert "c.toml" not in str(err.value)
+
+
+def test_flag_mistake_names_the_flag(tmp_path):
+    """An override a command-line flag made is named by that flag, not as a --set."""
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nepochs = 5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(Outer, [path], [Override("train.epochs='x'", "--epochs x"), "flag=true"])
+    assert str(err.value).startswith("--epochs x: config.train.epochs: expected int")
+    assert "--set" not in str(err.value) and "c.toml" not in str(err.value)
 
 
 def test_file_mistake_names_that_file_even_with_overrides(tmp_path):
@@ -128,6 +138,7 @@ def test_cli_toml_syntax_error_names_file_and_line(tmp_path, capsys, no_training
         ("[acn.train]\nepochs = 2\n", "acn.train.epochs=two", "--set 'acn.train.epochs=two'"),
         ("[acn.train]\nepochs = 'two'\n", "threads=1", "preset.toml.acn.train.epochs"),
         ("[acn.train]\nepochs = 2\n", "acn.trian.epochs=3", "--set 'acn.trian.epochs=3'"),
+        ("[data]\nimages = 'none'\n", "threads=1", "--images all: config: data.images = 'all'"),
     ],
 )
 def test_cli_config_mistake_names_its_source(
@@ -137,11 +148,13 @@ def test_cli_config_mistake_names_its_source(
     path.write_text(preset)
     argv = ["train", "--preset", str(path), "--direction", "en2zh", "--model", "acn"]
     argv += ["--schedule", "-", "--out", str(tmp_path / "runs"), "--set", override]
+    if named.startswith("--images"):
+        argv += ["--images", "all"]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("xmner train: error:") and len(err.splitlines()) == 1, err
     assert named in err
-    if named.startswith("--set"):
+    if named.startswith("--"):
         assert "preset.toml" not in err
 
 

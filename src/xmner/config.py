@@ -31,6 +31,17 @@ class ConfigError(ValueError):
     """A config value or key that does not fit the dataclass it fills."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Override:
+    """A ``key=value`` override and what the user typed to give it, e.g. ``--images all``.
+
+    Errors name ``source``; a plain string override is named ``--set 'key=value'``.
+    """
+
+    text: str
+    source: str
+
+
 def read_toml(path: str | Path) -> dict:
     """Parse a TOML file; syntax errors name the file and line."""
     path = Path(path)
@@ -142,15 +153,21 @@ def to_dict(obj: Any) -> dict:
     return dataclasses.asdict(obj)
 
 
-def load_config(cls: type[T], files: list[str | Path], overrides: list[str] | None = None) -> T:
+def load_config(
+    cls: type[T], files: list[str | Path], overrides: list[str | Override] | None = None
+) -> T:
     """Merge TOML ``files`` in order, then ``--set`` overrides, into dataclass ``cls``.
 
-    An error names the file or the ``--set`` override whose value first makes the config wrong.
+    An error names the file or the override (``--set 'k=v'``, or an ``Override``'s source, such
+    as the command-line flag that set it) whose value first makes the config wrong.
     """
-    layers = [(str(path), read_toml(path)) for path in files]
-    layers += [(f"--set {text!r}", parse_override(text)) for text in overrides or []]
+    layers = [(str(path), read_toml(path), False) for path in files]
+    for item in overrides or []:
+        if not isinstance(item, Override):
+            item = Override(item, f"--set {item!r}")
+        layers.append((item.source, parse_override(item.text), True))
     data: dict = {}
-    for _, layer in layers:
+    for _, layer, _ in layers:
         data = merge(data, layer)
     try:
         return from_dict(cls, data, str(files[-1]) if files else "config")
@@ -158,12 +175,11 @@ def load_config(cls: type[T], files: list[str | Path], overrides: list[str] | No
         raise _culprit(cls, layers) or final from None
 
 
-def _culprit(cls: type, layers: list[tuple[str, dict]]) -> ConfigError | None:
+def _culprit(cls: type, layers: list[tuple[str, dict, bool]]) -> ConfigError | None:
     """The error of the first layer after which the merged config stops loading."""
     data: dict = {}
-    for source, layer in layers:
+    for source, layer, override in layers:
         data = merge(data, layer)
-        override = source.startswith("--set")
         try:
             from_dict(cls, data, "config" if override else source)
         except ConfigError as err:

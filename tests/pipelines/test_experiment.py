@@ -258,9 +258,9 @@ def test_parallel_workers_give_the_results_of_one_process(tmp_path, data_root):
 @pytest.mark.parametrize(
     "flag, message",
     [
-        (["--seeds", "1", "1"], "seeds: expected distinct seeds"),
+        (["--seeds", "1", "1"], "error: --seeds 1 1: config: seeds: expected distinct seeds"),
         (["--jobs", "0"], "expected a number of processes >= 1"),
-        (["--images", "all"], "needs data.image_dirs"),
+        (["--images", "all"], "error: --images all: config: data.images = 'all' needs data.image_"),
     ],
 )
 def test_bad_reproduce_options_are_one_line_errors(tmp_path, data_root, capsys, flag, message):

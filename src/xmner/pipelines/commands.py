@@ -94,20 +94,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=_preset_show)
 
 
-def _config(args: argparse.Namespace, extra: list[str]):
+def _config(args: argparse.Namespace, extra: list):
+    """The experiment config; an error names the flag (or ``--set``) that made it wrong."""
+    from xmner.config import Override
     from xmner.pipelines.config import load_experiment
 
     overrides = list(extra)
-    if args.out:
-        overrides.append(f"out={_toml_str(args.out)}")
-    if args.data_dir:
-        overrides.append(f"data.data_dir={_toml_str(args.data_dir)}")
-    if args.images:
-        overrides.append(f"data.images={_toml_str(args.images)}")
-    if args.on_change:
-        overrides.append(f"on_change={_toml_str(args.on_change)}")
-    if args.log_with:
-        overrides.append(f"log_with={_toml_str(args.log_with)}")
+    flags = [
+        ("--out", "out", args.out),
+        ("--data-dir", "data.data_dir", args.data_dir),
+        ("--images", "data.images", args.images),
+        ("--on-change", "on_change", args.on_change),
+        ("--log-with", "log_with", args.log_with),
+    ]
+    for flag, key, value in flags:
+        if value:
+            overrides.append(Override(f"{key}={_toml_str(value)}", f"{flag} {value}"))
     return load_experiment(args.preset, overrides + args.overrides)
 
 
@@ -123,17 +125,19 @@ def _toml_str(value: str) -> str:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from xmner.config import Override
+
     extra = []
     if args.direction:
         dirs = ["en2zh", "zh2en"] if args.direction == "both" else [args.direction]
-        extra.append(f"directions={dirs!r}".replace("'", '"'))
+        extra.append(Override(f"directions={_toml_list(dirs)}", f"--direction {args.direction}"))
     if args.model:
         models = ["acn", "umt"] if args.model == "both" else [args.model]
-        extra.append(f"models={models!r}".replace("'", '"'))
+        extra.append(Override(f"models={_toml_list(models)}", f"--model {args.model}"))
     if args.seeds:
-        extra.append(f"seeds={args.seeds!r}")
+        extra.append(Override(f"seeds={args.seeds!r}", "--seeds " + " ".join(map(str, args.seeds))))
     if args.jobs:
-        extra.append(f"jobs={args.jobs}")
+        extra.append(Override(f"jobs={args.jobs}", f"--jobs {args.jobs}"))
     code, ran = _plan_and_run(args, extra, "reproduce")
     if ran is not None:
         _print_summary(ran[1])
@@ -141,11 +145,13 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from xmner.config import Override
+
     extra = [
-        f'directions=["{args.direction}"]',
-        f'models=["{args.model}"]',
-        f'schedules=["{args.schedule}"]',
-        f"seeds=[{args.seed}]",
+        Override(f"directions={_toml_list([args.direction])}", f"--direction {args.direction}"),
+        Override(f"models={_toml_list([args.model])}", f"--model {args.model}"),
+        Override(f"schedules={_toml_list([args.schedule])}", f"--schedule {args.schedule}"),
+        Override(f"seeds=[{args.seed}]", f"--seed {args.seed}"),
     ]
     code, ran = _plan_and_run(args, extra, "train")
     if ran is not None:
@@ -155,6 +161,10 @@ def _train(args: argparse.Namespace) -> int:
             f"P {100 * r['precision']:.2f} R {100 * r['recall']:.2f} F1 {100 * r['f1']:.2f}"
         )
     return code
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(map(_toml_str, values)) + "]"
 
 
 def _plan_and_run(args: argparse.Namespace, extra: list[str], command: str) -> tuple[int, Any]:

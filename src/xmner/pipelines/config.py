@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xmner import scalars
-from xmner.config import load_config
+from xmner.config import Override, load_config
 from xmner.pipelines.schedules import SCHEDULES
 from xmner.pipelines.train import StageConfig
 
@@ -155,8 +155,12 @@ def _preset(name_or_path: str) -> Traversable:
     return _packaged(name_or_path)
 
 
-def load_experiment(preset: str, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The preset (a name or a .toml path) on top of the packaged ``base.toml``, then ``--set``."""
+def load_experiment(preset: str, overrides: list[str | Override] | None = None) -> ExperimentConfig:
+    """The preset (a name or a .toml path) on top of the packaged ``base.toml``, then ``--set``.
+
+    An error names the layer that made the config wrong: the preset file, a ``--set``, or the
+    flag an ``Override`` came from.
+    """
     sources = [_packaged("base"), _preset(preset)]
     with ExitStack() as stack:  # a real file for each, even were the package in a zip
         files = [stack.enter_context(resources.as_file(src)) for src in sources]
