@@ -76,8 +76,18 @@ def test_embed_train_on_cmner_file(tmp_path, data_root):
 
 
 def test_align_build_from_shared_corpora_is_cached(tmp_path, data_root, capsys):
-    argv = ["align", "build", "--out", str(tmp_path / "run"), "--data", str(data_root)]
+    argv = ["align", "build", "--out", str(tmp_path / "run"), "--data-dir", str(data_root)]
     assert cli.main([*argv, "--split", "dev", "--dim", "16", "--epoch", "1"]) == 0
     assert (tmp_path / "run" / "lexicon.txt").exists()
     assert cli.main([*argv, "--split", "dev", "--dim", "16", "--epoch", "1"]) == 0
     assert "cached in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["embed", "train"], ["align", "build"]])
+def test_data_dir_is_the_one_name_and_data_still_works(command, capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args([*command, "--data-dir", "/d1", "--out", "o"])
+    assert args.data_dir == "/d1" and "deprecated" not in capsys.readouterr().err
+    args = parser.parse_args([*command, "--data", "/d2", "--out", "o"])
+    assert args.data_dir == "/d2"
+    assert "--data is deprecated; use --data-dir" in capsys.readouterr().err

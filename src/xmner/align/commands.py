@@ -7,6 +7,7 @@ with their own options (argparse subparsers that are optional for ``align``).
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 
 
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
     train.add_argument("--corpus", action="append", default=[], help="known corpus (repeatable)")
     train.add_argument("--split", default="train", help="split of --corpus (default train)")
     train.add_argument("--file", action="append", default=[], help="corpus file (repeatable)")
-    train.add_argument("--data", help="data root (default: $XMNER_DATA or ../shared/data)")
+    _add_data_dir(train)
     train.add_argument("--out", required=True, help="output .vec path")
     train.add_argument("--bin", help="also save the fastText .bin here")
     train.add_argument("--dim", type=int, default=300)
@@ -48,11 +49,24 @@ def register(subparsers) -> None:
     ev.set_defaults(handler=_evaluate)
     build = actions.add_parser("build", help="fastText on CMNER + Twitter-2015 text, then align")
     build.add_argument("--out", required=True, help="run directory")
-    build.add_argument("--data", help="data root")
+    _add_data_dir(build)
     build.add_argument("--split", default="train")
     build.add_argument("--dim", type=int, default=300)
     build.add_argument("--epoch", type=int, default=10)
     build.set_defaults(handler=_build)
+
+
+class _DeprecatedDataFlag(argparse.Action):
+    """``--data DIR``, the old name of ``--data-dir``: still read, with a warning."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"{parser.prog}: --data is deprecated; use --data-dir", file=sys.stderr)
+        namespace.data_dir = values
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="corpus root (default: $XMNER_DATA or ../shared/data)")
+    p.add_argument("--data", action=_DeprecatedDataFlag, help=argparse.SUPPRESS)
 
 
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
@@ -95,7 +109,7 @@ def _embed_train(args) -> int:
 
     if not args.corpus and not args.file:
         raise ValueError("expected at least one --corpus or --file")
-    texts = [p.tokens for c in args.corpus for p in load_split(c, args.split, args.data)]
+    texts = [p.tokens for c in args.corpus for p in load_split(c, args.split, args.data_dir)]
     texts += [p.tokens for f in args.file for p in read_corpus(f)]
     if args.lowercase:
         texts = [[w.lower() for w in t] for t in texts]
@@ -158,8 +172,8 @@ def _build(args) -> int:
     from xmner.align.space import build_aligned_space
     from xmner.data.corpora import load_split
 
-    en = [p.tokens for p in load_split("twitter2015", args.split, args.data)]
-    zh = [p.tokens for p in load_split("cmner", args.split, args.data)]
+    en = [p.tokens for p in load_split("twitter2015", args.split, args.data_dir)]
+    zh = [p.tokens for p in load_split("cmner", args.split, args.data_dir)]
     print(f"building the aligned space from {len(en)} tweets and {len(zh)} Weibo posts ...")
     result = build_aligned_space(en, zh, args.out, args.dim, epoch=args.epoch)
     _print_metrics(result.metrics)
