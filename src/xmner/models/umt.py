@@ -308,9 +308,9 @@ class UMT(nn.Module):
         if self.config.use_images:
             if regions is None or image_mask is None:
                 raise ValueError("use_images=True needs regions (B, R, D) and image_mask (B, R)")
-            # A post without an image (mask all off) sees a blank image: its regions are zeroed
-            # and every score gets the same -10000, so attention is uniform over 49 equal rows
-            # and the image side is a learned constant (see docs/umt.md, "Images").
+            # A post without an image (mask all off) sees a blank image. The zeroing does it: 49
+            # equal rows get equal scores, so attention is uniform and the image side is a learned
+            # constant; the -10000 shared by all its scores cancels in the softmax (docs/umt.md).
             regions = regions * image_mask[..., None].to(regions.dtype)
             img_bias = _bias(image_mask)  # (B, 1, 1, R)
             vis = self.vismap2text(regions)  # (B, R, H)
