@@ -1,5 +1,7 @@
 """Progress off a terminal: plain lines per epoch and per finished cell, no bars."""
 
+import re
+
 from xmner.pipelines import experiment
 from xmner.pipelines.config import load_experiment
 from xmner.pipelines.train import epoch_line
@@ -29,4 +31,7 @@ def test_off_a_terminal_progress_is_plain_lines(tmp_path, data_root, capsys):
             start = f"zh2en/acn/SRC seed 1 · {stage} epoch {epoch}/2 · loss "
             assert sum(x.startswith(start) and " · dev F1 " in x for x in lines) == 1, err
     assert sum(x.startswith("zh2en/acn/- seed 1 · train epoch ") for x in lines) == 2
-    assert [x for x in lines if x.startswith("cells ")] == ["cells 1/2 done", "cells 2/2 done"]
+    first, last = [x for x in lines if x.startswith("cells ")]
+    # after the first cell, the time left of the second from the costs measured so far
+    assert re.fullmatch(r"cells 1/2 · (<1|\d+) min elapsed · about (<1|\d+) min left", first)
+    assert re.fullmatch(r"cells 2/2 · (<1|\d+) min elapsed", last)

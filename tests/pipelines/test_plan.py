@@ -32,6 +32,10 @@ def test_dry_run_lists_data_steps_and_every_cell_and_writes_nothing(tmp_path, da
     for cell in experiment.plan_cells(load_experiment("smoke")):
         assert f"  {cell.name} " in text
     assert f"report:  {out / 'report'}/" in text
+    # nothing measured in a new runs directory: the reference machine's costs, said so
+    assert "estimate: about <1 min for 8 cells left on 1 worker, peak memory about " in text
+    assert "  from the packaged reference-machine costs (" in text
+    assert "approximate: early stopping decides the epochs" in " ".join(text.split())
     assert not out.exists()  # nothing trained, nothing written
 
 
@@ -49,6 +53,7 @@ def test_after_a_run_the_plan_says_what_is_cached_and_done(tmp_path, data_root):
         ("en2zh/acn/- seed 1", "done"),
     ]
     assert "cells (2: 2 done, 0 to run):" in render_plan(plan)
+    assert "estimate: nothing left to train" in render_plan(plan)
     run_dir = tmp_path / "en2zh" / "acn" / "target-only" / "seed1"
     results = run_dir / "results.json"
     results.write_text(results.read_text().replace('"seed": 1', '"seed": 2'))
@@ -57,4 +62,8 @@ def test_after_a_run_the_plan_says_what_is_cached_and_done(tmp_path, data_root):
     with pytest.raises(ValueError, match="altered since written"):
         experiment.run_cell(experiment.prepare(cfg), experiment.plan_cells(cfg)[1])
     results.unlink()
-    assert make_plan(cfg).cells[1].status == "to do (resumes: 2 epoch(s) saved)"
+    plan = make_plan(cfg)
+    assert plan.cells[1].status == "to do (resumes: 2 epoch(s) saved)"
+    # its one stage is done (killed while testing): nothing left to train, from this run's stages
+    assert (plan.estimate.cells, plan.estimate.seconds) == (1, 0.0)
+    assert plan.estimate.source == f"3 finished stages in {tmp_path}/"

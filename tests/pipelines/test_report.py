@@ -290,3 +290,16 @@ def test_latex_tables_beside_markdown_with_best_per_column_bold(runs):
     assert r"UMT & - & -- & -- & -- &" in tex  # not run, as — in the Markdown
     table2 = (runs / "report" / "table2.tex").read_text()
     assert r"UMT & all & \textbf{90.00} & \textbf{90.00} & \textbf{90.00} & " in table2
+
+
+def test_learning_curves_per_direction_with_results_even_without_metrics(runs, caplog):
+    run = runs / "en2zh" / "acn" / "SRC&TGT" / "seed1"
+    lines = [{"stage": "train", "epoch": e, "dev_f1": f} for e, f in enumerate([0.3, 0.6, 0.5])]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    report = write_report(runs, bootstrap_samples=10)
+    curves = runs / "report" / "curves-en2zh.png"
+    assert curves in report.files and curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert manifest.problem(curves) is None
+    assert not (runs / "report" / "curves-zh2en.png").exists()  # no zh2en cells
+    # the five cells without metrics.jsonl are left out, each named
+    assert caplog.text.count("learning curves: left out en2zh/acn/") == 5

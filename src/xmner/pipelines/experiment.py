@@ -29,7 +29,7 @@ from xmner.data.corpus import Post, write_corpus
 from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
 from xmner.eval.metrics import MODE, score
 from xmner.io import content_hash, read_json, read_text, write_json
-from xmner.pipelines import artefacts, inputs
+from xmner.pipelines import artefacts, estimate, inputs
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
 from xmner.pipelines.train import StageConfig, fit, load_weights, predict
@@ -91,6 +91,7 @@ class Context:
     features: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     timings: list[Timing] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)  # input file -> content hash
+    started: float = field(default_factory=time.perf_counter)  # for "N min elapsed"
 
     def inputs_of(self, *names: str) -> dict[str, str]:
         """The fingerprints of the named inputs (those this run has)."""
@@ -626,7 +627,7 @@ def _worker_run(cell: Cell) -> tuple[dict, list[Timing]]:
 def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
     """Run ``cells``: in this process, or ``jobs`` at a time in worker processes."""
     jobs = min(worker_count(ctx.cfg), len(cells))
-    finished = _counter(ctx.cfg.progress, len(cells))
+    finished = _counter(ctx, cells)
     if jobs <= 1:
         return [finished(run_cell(ctx, cell)) for cell in cells]
     import multiprocessing
@@ -657,18 +658,31 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
     return [results[cell] for cell in cells]
 
 
-def _counter(progress: bool, total: int):
-    """A function passing a cell's results through, printing ``cells k/total done`` if asked."""
+def _counter(ctx: Context, cells: list[Cell]):
+    """A function passing a cell's results through, printing the overall line if asked.
+
+    ``cells 3/8 · 21 min elapsed · about 35 min left``: the time left is estimated again after
+    each cell, from the costs measured so far (``estimate``).
+    """
     done = 0
 
     def finished(result: dict) -> dict:
         nonlocal done
         done += 1
-        if progress:
-            say(f"cells {done}/{total} done")
+        if ctx.cfg.progress:
+            left = time_left(ctx, cells) if done < len(cells) else None
+            elapsed = time.perf_counter() - ctx.started
+            say(estimate.overall_line(done, len(cells), elapsed, left))
         return result
 
     return finished
+
+
+def time_left(ctx: Context, cells: list[Cell]) -> estimate.Estimate:
+    """The estimate of the cells not finished, from what the runs directory holds now."""
+    statuses = [cell_status(ctx, cell) for cell in cells]
+    train_posts = {c: len(ps) for (c, split), ps in ctx.corpora.items() if split == "train"}
+    return estimate.estimate(ctx.cfg, ctx.out, cells, statuses, train_posts, worker_count(ctx.cfg))
 
 
 def _stop(pool) -> None:
@@ -724,6 +738,7 @@ def _run_experiment(cfg: ExperimentConfig, out: Path) -> tuple[list[dict], Conte
     write_json(out / "environment.json", environment(fingerprints, worker_threads(cfg)))
     manifest.record(out / "environment.json")
     ctx = prepare(cfg, out, fingerprints)
+    ctx.started = t_all
     cells = plan_cells(cfg)
     prepare_features(ctx, cells)
     results = run_cells(ctx, cells)

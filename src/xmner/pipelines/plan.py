@@ -2,7 +2,9 @@
 
 Every status comes from what the runner itself checks (a cache folder's key and manifest, a
 cell's ``config.json`` and verified ``results.json``: ``experiment.cell_status``), and working
-it out writes nothing. No time estimate is given: early stopping makes epochs unknown ahead.
+it out writes nothing. The wall time and peak memory of the cells left come from the costs
+measured by earlier runs in the runs directory, else from the packaged reference-machine costs
+(``estimate``); early stopping makes them approximate.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from xmner import manifest
 from xmner.data.corpora import SPLITS, data_dir
-from xmner.pipelines import experiment, inputs
+from xmner.pipelines import estimate, experiment, inputs
 from xmner.pipelines.artefacts import EMBEDDING_FILES, TRANSLATION_FILES
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS
@@ -38,6 +40,7 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     cells: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    estimate: estimate.Estimate | None = None
 
 
 def _cached(folder: Path, required: list[str]) -> bool:
@@ -75,7 +78,12 @@ def make_plan(cfg: ExperimentConfig) -> Plan:
         plan.steps.append(Step(f"ACN word vectors ({kind})", status))
     if cfg.data.image_dirs:
         plan.steps.append(Step("image region features", "cached per image, else computed"))
-    plan.cells = [Step(c.name, experiment.cell_status(ctx, c)) for c in experiment.plan_cells(cfg)]
+    cells = experiment.plan_cells(cfg)
+    plan.cells = [Step(c.name, experiment.cell_status(ctx, c)) for c in cells]
+    train_posts = {corpus: splits["train"] for corpus, splits in posts.items()}
+    plan.estimate = estimate.estimate(
+        cfg, out, cells, [s.status for s in plan.cells], train_posts, experiment.worker_count(cfg)
+    )
     return plan
 
 
@@ -93,6 +101,8 @@ def render_plan(plan: Plan) -> str:
     done = sum(s.status == "done" for s in plan.cells)
     lines.append(f"cells ({len(plan.cells)}: {done} done, {len(plan.cells) - done} to run):")
     lines += [f"  {s.name:{width}s}  {s.status}" for s in plan.cells]
+    if plan.estimate is not None:
+        lines += estimate.render(plan.estimate)
     lines.append(f"results: {plan.out}/<direction>/<model>/<schedule>/seed<k>/")
     lines.append(f"report:  {plan.out / 'report'}/")
     return "\n".join(lines + plan.notes) + "\n"

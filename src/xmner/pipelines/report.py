@@ -1,4 +1,4 @@
-"""Tables 2, 3 and 4, the results CSV, stages, significance tests and an F1 chart from runs.
+"""Tables 2, 3 and 4, the results CSV, stages, significance tests, an F1 chart and learning curves.
 
 Everything is generated from the ``results.json`` (and ``predictions.txt``) files under a runs
 directory; nothing is typed by hand. Main cells (Tables 3/4) live under
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from xmner import manifest
 from xmner.eval.chart import plot_f1
+from xmner.eval.curves import curves, direction_of, plot_curves
 from xmner.eval.latex import render_latex, render_table2_latex
 from xmner.eval.reference import TABLE_OF_DIRECTION, load_reference
 from xmner.eval.significance import Significance, render_significance, significance
@@ -113,7 +114,8 @@ def write_report(
     extra_notes: list[str] | None = None,
     bootstrap_samples: int = 1000,
 ) -> Report:
-    """Write ``report/``: table3/4 (and table2 if run) .md/.csv/.tex, results.csv, f1.png."""
+    """Write ``report/``: table3/4 (and table2 if run) .md/.csv/.tex, results.csv, f1.png and
+    curves-<direction>.png (dev F1 by epoch) for each direction with results."""
     runs_dir = Path(runs_dir)
     out_dir = runs_dir / "report"
     reference = reference or load_reference()
@@ -143,7 +145,25 @@ def write_report(
     plot_f1(results, reference, out_dir / "f1.png")
     manifest.record(out_dir / "f1.png")
     report.files += [out_dir / "results.csv", out_dir / "f1.png"]
+    report.files += _curves(runs_dir, out_dir, results + table2)
     return report
+
+
+def _curves(runs_dir: Path, out_dir: Path, results: list[dict]) -> list[Path]:
+    """One learning-curve figure per direction with results; cells without metrics noted."""
+    written = []
+    for direction in TABLE_OF_DIRECTION:
+        cells = [r for r in results if direction_of(r) == direction]
+        if not cells:
+            continue
+        found, notes = curves(runs_dir, cells)
+        for note in notes:
+            log.warning("learning curves: left out %s", note)
+        path = out_dir / f"curves-{direction}.png"
+        plot_curves(found, direction, path, notes)
+        manifest.record(path)
+        written.append(path)
+    return written
 
 
 def _write(path: Path, text: str) -> None:
