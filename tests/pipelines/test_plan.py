@@ -67,3 +67,15 @@ def test_after_a_run_the_plan_says_what_is_cached_and_done(tmp_path, data_root):
     # its one stage is done (killed while testing): nothing left to train, from this run's stages
     assert (plan.estimate.cells, plan.estimate.seconds) == (1, 0.0)
     assert plan.estimate.source == f"3 finished stages in {tmp_path}/"
+
+
+def test_images_with_a_folder_for_one_corpus_says_the_other_runs_text_only(tmp_path, data_root):
+    cfg = load_experiment(
+        "smoke",
+        [f'out="{tmp_path}"', f'data.data_dir="{data_root}"', 'data.images="all"',
+         f'data.image_dirs={{cmner="{tmp_path}"}}'],
+    )  # fmt: skip
+    text = render_plan(make_plan(cfg))
+    assert "image region features" in text
+    assert "no folder for twitter2015: its posts (and their translations) run text only" in text
+    assert "no folder for cmner" not in text

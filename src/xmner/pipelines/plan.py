@@ -76,8 +76,14 @@ def make_plan(cfg: ExperimentConfig) -> Plan:
             status = "cached" if _cached(experiment.vectors_dir(ctx), EMBEDDING_FILES) else "to do"
         kind = "fastText + alignment" if cfg.embed.mode == "train" else "aligned .vec files"
         plan.steps.append(Step(f"ACN word vectors ({kind})", status))
-    if cfg.data.image_dirs:
+    if cfg.data.image_dirs and cfg.data.images != "none":
         plan.steps.append(Step("image region features", "cached per image, else computed"))
+        for corpus in posts:
+            if not cfg.data.image_dirs.get(corpus):
+                plan.notes.append(
+                    f"note: data.image_dirs names no folder for {corpus}: its posts (and their "
+                    "translations) run text only"
+                )
     cells = experiment.plan_cells(cfg)
     plan.cells = [Step(c.name, experiment.cell_status(ctx, c)) for c in cells]
     train_posts = {corpus: splits["train"] for corpus, splits in posts.items()}
