@@ -1,5 +1,7 @@
 """Progress off a terminal: plain lines per step, epoch and finished cell, no bars."""
 
+import re
+
 from xmner.pipelines import experiment
 from xmner.pipelines.config import load_experiment
 from xmner.pipelines.train import epoch_line
@@ -31,6 +33,22 @@ def test_off_a_terminal_progress_is_plain_lines(tmp_path, data_root, capsys):
             assert sum(x.startswith(start) and " · dev F1 " in x for x in lines) == 1, err
     assert sum(x.startswith("zh2en/acn/- seed 1 · train epoch ") for x in lines) == 2
     assert [x for x in lines if x.startswith("cells ")] == ["cells 1/2 done", "cells 2/2 done"]
+    # the shared steps before the cells, named as the plan names them, each with an end line
+    vectors = "ACN word vectors (fastText + alignment)"
+    assert lines[0].startswith(f"{vectors} · started (")
+    for step in ("fastText en", "fastText zh", "alignment en -> zh", vectors):
+        assert sum(x.startswith(f"{step} · ") and " · done in " in x for x in lines) == 1, err
+    assert sum(x.startswith("alignment en -> zh · round ") and " · P@1 " in x for x in lines) == 2
+    # each stage: a start line saying its size, an end line with its best epoch
+    stage = "zh2en/acn/SRC seed 1 · finetune"
+    assert [x for x in lines if x.startswith(f"{stage} · started")] == [
+        f"{stage} · started (2 epochs of 3 batches)"  # 20 posts in batches of 8
+    ]
+    end = [x for x in lines if x.startswith(f"{stage} · ") and " · done in " in x]
+    assert len(end) == 1 and end[0].startswith(f"{stage} · 6/6 batches · done in ")
+    last = next(x for x in lines if x.startswith(f"{stage} epoch 2/2 "))
+    best = re.search(r"\(best ([\d.]+) @ (\d+)\)$", last)
+    assert end[0].endswith(f" · best dev F1 {best[1]} @ {best[2]}")
 
 
 class FakeClock:
@@ -86,14 +104,17 @@ def test_heartbeat_every_interval_without_a_count(capsys):
 def test_slow_counted_steps_say_so_within_the_interval(capsys):
     clock = FakeClock()
     with Task("image region features", 1000, "images", clock=clock, ticker=False) as task:
-        clock.now += 12  # the first chunk is slow: under a tenth done, but 12 s passed
+        clock.now += 11  # the backbone loads: nothing back yet
+        task.tick()
+        clock.now += 12  # the first chunk is slow: under a tenth done, and 12 s since a line
         task.update(5)
         clock.now += 3
         task.update(5)  # 3 s after the last line: nothing
     lines = capsys.readouterr().err.splitlines()
     assert lines[1:] == [
-        "image region features · 5/1000 images (0%) · 12 s",
-        "image region features · 10/1000 images · done in 15 s",
+        "image region features · none of 1000 images done yet · 11 s",
+        "image region features · 5/1000 images (0%) · 23 s",
+        "image region features · 10/1000 images · done in 26 s",
     ]
 
 
@@ -125,3 +146,20 @@ def test_durations_read_as_a_person_would_say_them():
     assert [duration(s) for s in (0.42, 9.9, 17.4, 125, 3725)] == [
         "0.4 s", "9.9 s", "17 s", "2 min 05 s", "1 h 02 min",
     ]  # fmt: skip
+
+
+def test_a_resumed_task_counts_on_from_where_it_stopped(capsys):
+    clock = FakeClock()
+    task = Task("cell · finetune", 100, "batches", initial=50, clock=clock, ticker=False).start()
+    task.update(5)  # 55: still in the tenth the resumed count started in
+    task.update(5)  # 60: a new tenth
+    task.line("cell · finetune epoch 2/2 · loss 1.00")
+    clock.now += 9
+    task.update(1)  # 9 s after the epoch line: nothing
+    task.close()
+    assert capsys.readouterr().err.splitlines() == [
+        "cell · finetune · started (100 batches)",
+        "cell · finetune · 60/100 batches (60%) · 0.0 s",
+        "cell · finetune epoch 2/2 · loss 1.00",
+        "cell · finetune · 61/100 batches · done in 9.0 s",
+    ]

@@ -69,6 +69,7 @@ class Task:
         total: int | None = None,
         unit: str = "items",
         *,
+        initial: int = 0,
         what: str = "",
         enabled: bool = True,
         interval: float | None = None,
@@ -79,7 +80,7 @@ class Task:
         self.name, self.total, self.unit, self.what = name, total, unit, what
         self.enabled, self.clock = enabled, clock
         self.interval = INTERVAL if interval is None else interval
-        self.done = 0
+        self.done = initial  # items done before this process started (a resumed step)
         self.result = ""
         self._bar = None
         self._lock = threading.Lock()
@@ -88,9 +89,16 @@ class Task:
         self._thread: threading.Thread | None = None
         self._t0 = self._last = 0.0
         self._parts = max(1, round(1 / every))  # a line at each of these parts of ``total``
-        self._part = 0  # the last part that had its line
+        self._part = initial * self._parts // total if total else 0  # the last part said
 
     def __enter__(self) -> Task:
+        return self.start()
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.close(ok=kind is None)
+
+    def start(self) -> Task:
+        """Say the start line, draw the bar, start the ticker; returns the task."""
         if not self.enabled:
             return self
         self._t0 = self._last = self.clock()
@@ -101,15 +109,16 @@ class Task:
 
             fmt = None if self.total is not None else "{desc} · running for {elapsed}"
             self._bar = tqdm(
-                total=self.total, desc=self.name, unit=self.unit.rstrip("s") or "it",
-                leave=False, file=sys.stderr, bar_format=fmt,
+                total=self.total, initial=self.done, desc=self.name,
+                unit=self.unit.rstrip("s") or "it", leave=False, file=sys.stderr, bar_format=fmt,
             )  # fmt: skip
         if self.ticker:
             self._thread = threading.Thread(target=self._tick_until_stopped, daemon=True)
             self._thread.start()
         return self
 
-    def __exit__(self, kind, value, tb) -> None:
+    def close(self, ok: bool = True) -> None:
+        """Stop the ticker, remove the bar and, if ``ok``, say the end line."""
         if not self.enabled:
             return
         self._stop.set()
@@ -117,7 +126,7 @@ class Task:
             self._thread.join()
         if self._bar is not None:
             self._bar.close()
-        if kind is None:  # an error or Ctrl-C says its own line
+        if ok:  # an error or Ctrl-C says its own line
             say(self._end_line())
 
     def update(self, n: int = 1) -> None:
@@ -146,11 +155,15 @@ class Task:
 
     def say(self, text: str) -> None:
         """A line about this step (a refinement round), printed either way."""
+        self.line(f"{self.name} · {text}")
+
+    def line(self, text: str) -> None:
+        """A line printed as it is (an epoch's), either way; it counts as the step speaking."""
         if not self.enabled:
             return
         with self._lock:
             self._last = self.clock()
-            say(f"{self.name} · {text}")
+            say(text)
 
     def tick(self) -> None:
         """Off a terminal: a line if ``interval`` seconds passed without one; on it: redraw."""
@@ -173,14 +186,14 @@ class Task:
     def _line(self) -> None:
         """The state now as one line (the lock is held)."""
         self._last = self.clock()
+        took = duration(self.elapsed())
         if self.total is None:
-            say(f"{self.name} · running for {duration(self.elapsed())}")
-            return
-        pct = 100 * self.done / self.total if self.total else 100
-        say(
-            f"{self.name} · {self.done}/{self.total} {self.unit} ({pct:.0f}%) · "
-            f"{duration(self.elapsed())}"
-        )
+            say(f"{self.name} · running for {took}")
+        elif self.done == 0:  # an engine or a model still loading, say
+            say(f"{self.name} · none of {self.total} {self.unit} done yet · {took}")
+        else:
+            pct = 100 * self.done / self.total if self.total else 100
+            say(f"{self.name} · {self.done}/{self.total} {self.unit} ({pct:.0f}%) · {took}")
 
     def _end_line(self) -> str:
         count = f" · {self.done}/{self.total} {self.unit}" if self.total is not None else ""

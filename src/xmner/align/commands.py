@@ -7,6 +7,7 @@ with their own options (argparse subparsers that are optional for ``align``).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -97,7 +98,9 @@ def _embed_train(args) -> int:
     if args.bucket is not None:
         opts["bucket"] = args.bucket
     print(f"training fastText on {len(texts)} texts ({sum(map(len, texts))} tokens) ...")
-    emb = train_fasttext(texts, make(**opts), out_vec=args.out, out_bin=args.bin)
+    emb = train_fasttext(
+        texts, make(**opts), out_vec=args.out, out_bin=args.bin, progress=True, name="fastText"
+    )
     print(f"wrote {args.out}: {len(emb)} words x {emb.dim}")
     return 0
 
@@ -124,8 +127,9 @@ def _align(args) -> int:
     )
     extra = {"src": str(args.src), "tgt": str(args.tgt), "dict": args.dict}
     result = align_spaces(
-        src, tgt, _dictionary_pairs(args.dict, src, tgt), args.out, cfg, config_extra=extra
-    )
+        src, tgt, _dictionary_pairs(args.dict, src, tgt), args.out, cfg, config_extra=extra,
+        progress=True, name=f"alignment {Path(args.src).name} -> {Path(args.tgt).name}",
+    )  # fmt: skip
     _print_metrics(result.metrics)
     print(f"wrote {args.out}")
     return 0
@@ -153,7 +157,7 @@ def _build(args) -> int:
     en = [p.tokens for p in load_split("twitter2015", args.split, args.data)]
     zh = [p.tokens for p in load_split("cmner", args.split, args.data)]
     print(f"building the aligned space from {len(en)} tweets and {len(zh)} Weibo posts ...")
-    result = build_aligned_space(en, zh, args.out, args.dim, epoch=args.epoch)
+    result = build_aligned_space(en, zh, args.out, args.dim, epoch=args.epoch, progress=True)
     _print_metrics(result.metrics)
     print(f"{'cached in' if result.cached else 'wrote'} {args.out}")
     return 0
