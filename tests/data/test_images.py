@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -228,3 +229,20 @@ def test_a_damaged_or_stale_feature_is_recomputed(examples, extractor, tmp_path,
     changed = image_features(paths[:1], extractor, cache_dir=tmp_path / "cache")
     torch.testing.assert_close(changed[0], first[1])
     assert not torch.allclose(changed[0], first[0])
+
+
+def test_progress_counts_images_and_says_what_was_cached(examples, extractor, tmp_path, capsys):
+    posts, image_dir = examples
+    name = "image region features cmner (images all)"
+    for _ in range(2):  # a post at a time: a count after each
+        post_regions(posts, image_dir, extractor, tmp_path, batch_size=1, progress=True, name=name)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"{name} · started (25 images of 6 posts)"
+    ends = [x for x in lines if " · done in " in x]
+    assert ends[0].startswith(f"{name} · 25/25 images · done in ")
+    assert ends[0].endswith(" · 25 computed, 0 from the cache")
+    assert ends[1].endswith(" · 0 computed, 25 from the cache")
+    tenths = [x.split(" · ")[1] for x in lines if "%)" in x]
+    assert tenths and all(re.fullmatch(r"\d+/25 images \(\d+%\)", t) for t in tenths)
+    post_regions(posts, image_dir, extractor, tmp_path)  # progress off: silent
+    assert capsys.readouterr().err == ""

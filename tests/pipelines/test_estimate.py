@@ -129,7 +129,7 @@ def test_overall_line_and_durations():
         == "cells 3/8 · 21 min elapsed · about 35 min left"
     )
     assert estimate.overall_line(8, 8, 52 * 60, None) == "cells 8/8 · 52 min elapsed"
-    assert [estimate.duration(s) for s in (20, 31, 119 * 60, 125 * 60)] == [
+    assert [estimate.rounded_minutes(s) for s in (20, 31, 119 * 60, 125 * 60)] == [
         "<1 min", "1 min", "119 min", "2 h 05 min",
     ]  # fmt: skip
 

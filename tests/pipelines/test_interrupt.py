@@ -31,9 +31,10 @@ def _foreground() -> None:
 
 
 def _wait_for_epochs(proc: subprocess.Popen, out: Path, cells: int, timeout: float = 300) -> None:
-    """Return once ``cells`` cells have each finished an epoch (metrics.jsonl written)."""
+    """Return once ``cells`` cells have each saved an epoch's state (written after metrics.jsonl:
+    waiting for that file alone let a signal land before the state existed)."""
     end = time.monotonic() + timeout
-    while len(list(out.glob("en2zh/acn/*/seed*/metrics.jsonl"))) < cells:
+    while len(list(out.glob("en2zh/acn/*/seed*/train.state.pt"))) < cells:
         if proc.poll() is not None or time.monotonic() > end:
             proc.kill()
             pytest.fail(f"training never started:\n{proc.communicate()[1]}")

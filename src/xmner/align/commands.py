@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -118,7 +119,9 @@ def _embed_train(args) -> int:
     if args.bucket is not None:
         opts["bucket"] = args.bucket
     print(f"training fastText on {len(texts)} texts ({sum(map(len, texts))} tokens) ...")
-    emb = train_fasttext(texts, make(**opts), out_vec=args.out, out_bin=args.bin)
+    emb = train_fasttext(
+        texts, make(**opts), out_vec=args.out, out_bin=args.bin, progress=True, name="fastText"
+    )
     print(f"wrote {args.out}: {len(emb)} words x {emb.dim}")
     return 0
 
@@ -147,7 +150,10 @@ def _align(args) -> int:
     extra = {"src": str(args.src), "tgt": str(args.tgt), "dict": args.dict}
     if match is not None:
         extra["dict_script"] = asdict(match)
-    result = align_spaces(src, tgt, pairs, args.out, cfg, config_extra=extra)
+    result = align_spaces(
+        src, tgt, pairs, args.out, cfg, config_extra=extra,
+        progress=True, name=f"alignment {Path(args.src).name} -> {Path(args.tgt).name}",
+    )  # fmt: skip
     _print_metrics(result.metrics)
     print(f"wrote {args.out}")
     return 0
@@ -175,7 +181,7 @@ def _build(args) -> int:
     en = [p.tokens for p in load_split("twitter2015", args.split, args.data_dir)]
     zh = [p.tokens for p in load_split("cmner", args.split, args.data_dir)]
     print(f"building the aligned space from {len(en)} tweets and {len(zh)} Weibo posts ...")
-    result = build_aligned_space(en, zh, args.out, args.dim, epoch=args.epoch)
+    result = build_aligned_space(en, zh, args.out, args.dim, epoch=args.epoch, progress=True)
     _print_metrics(result.metrics)
     print(f"{'cached in' if result.cached else 'wrote'} {args.out}")
     return 0

@@ -228,13 +228,24 @@ def train_fasttext(
     *,
     out_vec: str | Path | None = None,
     out_bin: str | Path | None = None,
+    progress: bool = False,
+    name: str = "fastText",
 ) -> Embeddings:
-    """Train fastText skipgram on pre-tokenised texts; returns (and optionally writes) vectors."""
+    """Train fastText skipgram on pre-tokenised texts; returns (and optionally writes) vectors.
+
+    ``progress`` prints start, heartbeat and end lines naming ``name``: fastText 0.9.2 has no
+    epoch callback in Python, and with one thread it prints nothing until done even verbose.
+    """
+    from xmner.progress import Task
+
     lines = [" ".join(t for t in text if t and not t.isspace()) for text in texts]
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError("expected at least one non-empty text to train fastText on")
-    with tempfile.TemporaryDirectory(prefix="xmner-fasttext-") as tmp:
+    epochs = f"{config.epoch} epoch{'s' if config.epoch != 1 else ''}"
+    what = f"{len(lines)} texts, dim {config.dim}, {epochs}"
+    task = Task(name, what=what, enabled=progress)
+    with task, tempfile.TemporaryDirectory(prefix="xmner-fasttext-") as tmp:
         corpus, model_path = Path(tmp) / "corpus.txt", Path(tmp) / "model.bin"
         corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
         args = {
@@ -265,8 +276,9 @@ def train_fasttext(
         if out_bin is not None:
             Path(out_bin).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(model_path, out_bin)
-    words = [w for w in model.get_words() if w != "</s>"]
-    emb = Embeddings(words, np.stack([model.get_word_vector(w) for w in words]))
+        words = [w for w in model.get_words() if w != "</s>"]
+        emb = Embeddings(words, np.stack([model.get_word_vector(w) for w in words]))
+        task.result = f"{len(emb)} words x {emb.dim}"
     log.info("fastText: %d texts -> %d words x %d", len(lines), len(emb), emb.dim)
     if out_vec is not None:
         write_vec(out_vec, emb)

@@ -14,6 +14,7 @@ so the results equal a dense float32 computation.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -230,11 +231,13 @@ def refine(
     keep_seed: bool = False,
     coarse: torch.dtype = torch.bfloat16,
     chunk: int = 4096,
+    on_round: Callable[[int, int, float, torch.Tensor], None] | None = None,
 ) -> Refinement:
     """Procrustes on a seed dictionary, then ``iterations`` rounds of induce-and-solve.
 
     With ``keep_seed`` each round solves on the induced pairs plus the seed pairs. The mapping
-    with the best unsupervised criterion is kept (MUSE's model selection).
+    with the best unsupervised criterion is kept (MUSE's model selection). ``on_round(round,
+    pairs, criterion, W)`` is called after each round is scored (round 0: the seed's mapping).
     """
     if seed_pairs.ndim != 2 or seed_pairs.shape[1] != 2 or len(seed_pairs) < 2:
         raise ValueError(f"expected seed pairs of shape (P>=2, 2), got {tuple(seed_pairs.shape)}")
@@ -249,6 +252,8 @@ def refine(
         )
         history.append((len(pairs), ind.criterion))
         log.info("refinement %d: %d pairs, criterion %.4f", step, len(pairs), ind.criterion)
+        if on_round is not None:
+            on_round(step, len(pairs), ind.criterion, w)
         if best is None or ind.criterion > best.criterion:
             best = Refinement(w, list(history), pairs, ind.criterion)
         if step == iterations or len(ind.pairs) < 2:

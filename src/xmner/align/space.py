@@ -29,6 +29,7 @@ from xmner.align.evaluate import word_translation
 from xmner.align.export import induce_lexicon, write_lexicon
 from xmner.align.procrustes import Refinement, refine
 from xmner.io import atomic_open, content_hash, read_json, write_json
+from xmner.progress import Task, say
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,15 @@ def align_spaces(
     *,
     extra_train_pairs: list[dico.Pair] = (),
     config_extra: dict | None = None,
+    progress: bool = False,
+    name: str = "alignment",
 ) -> AlignResult:
     """Map ``src`` onto ``tgt``; ``pairs`` is split into seed (train) and test by source word.
 
     ``extra_train_pairs`` (e.g. identical strings) join the seed only. With
     ``cfg.unsupervised`` the seed is not used to fit, only the test part to evaluate.
+    ``progress`` prints a line per refinement round naming ``name``, with the round's P@1
+    (CSLS) on the held-out pairs: an evaluation only, the mapping is chosen as without it.
     """
     cfg = cfg or AlignConfig()
     out = Path(out_dir)
@@ -101,21 +106,40 @@ def align_spaces(
         )
         w0, _ = adversarial_mapping(s, t, adv)
         train = induce_dictionary(s @ w0, t, max_rank=cfg.max_rank, knn=cfg.knn).pairs
-    result = refine(
-        s,
-        t,
-        train,
-        iterations=cfg.iterations,
-        max_rank=cfg.max_rank,
-        knn=cfg.knn,
-        keep_seed=cfg.keep_seed and not cfg.unsupervised,
-    )
+    # a line per round already: no tenths, only heartbeats within a long round
+    rounds = Task(name, cfg.iterations + 1, "rounds", enabled=progress, every=1.0)
+    with rounds:
+        result = refine(
+            s,
+            t,
+            train,
+            iterations=cfg.iterations,
+            max_rank=cfg.max_rank,
+            knn=cfg.knn,
+            keep_seed=cfg.keep_seed and not cfg.unsupervised,
+            on_round=_round_line(rounds, s, t, test, cfg) if progress else None,
+        )
+        rounds.result = f"best criterion {result.criterion:.4f}"
     src_al = Embeddings(src.words, (s @ result.w).numpy())
     tgt_al = Embeddings(tgt.words, t.numpy())
     metrics = word_translation(src_al.tensor(), tgt_al.tensor(), test, knn=cfg.knn)
     metrics |= _summary(result, len(train), time.time() - t0)
     _write_run(out, src_al, tgt_al, result, train, test, metrics, cfg, config_extra or {})
     return AlignResult(out, metrics, result.w, src_al, tgt_al)
+
+
+def _round_line(task: Task, s: torch.Tensor, t: torch.Tensor, test: torch.Tensor, cfg):
+    """A refinement callback printing ``round 2/5 · 3548 pairs · criterion 0.4123 · P@1 10.6``."""
+
+    def on_round(step: int, pairs: int, criterion: float, w: torch.Tensor) -> None:
+        line = f"round {step}/{cfg.iterations} · {pairs} pairs · criterion {criterion:.4f}"
+        if len(test):
+            p1 = word_translation(s @ w, t, test, knn=cfg.knn)["p_at_1_csls"]
+            line += f" · P@1 {100 * p1:.1f}"
+        task.say(line)
+        task.update()
+
+    return on_round
 
 
 def _summary(result: Refinement, n_seed: int, seconds: float) -> dict:
@@ -155,6 +179,7 @@ def build_aligned_space(
     lowercase_en: bool = True,
     identical: bool = True,
     align: AlignConfig | None = None,
+    progress: bool = False,
 ) -> AlignResult:
     """Train fastText on English tokens and Chinese characters, map en onto zh, evaluate, export.
 
@@ -163,6 +188,7 @@ def build_aligned_space(
     ``identical``) restricted to the 1000 most frequent words of each side (rare words of these
     small corpora have poor vectors), 20% of its source words held out for P@k. Cached: if
     ``out_dir`` holds a finished run with the same key, it is loaded instead of recomputed.
+    ``progress`` prints the lines of ``fastText en``, ``fastText zh`` and ``alignment en -> zh``.
     """
     align = align or AlignConfig(dict_max_rank=1000)
     out = Path(out_dir)
@@ -181,26 +207,33 @@ def build_aligned_space(
     }
     if (out / "metrics.json").exists() and read_json(out / "config.json").get("key") == key:
         log.info("aligned space cached in %s", out)
+        if progress:
+            say(f"fastText + alignment · cached in {out}")
         return _load_run(out)
     t0 = time.time()
-    en = _cached_fasttext(en_texts, en_cfg, out / f"fasttext.en.{key}.vec")
-    zh = _cached_fasttext(zh_texts, zh_cfg, out / f"fasttext.zh.{key}.vec")
+    en = _cached_fasttext(en_texts, en_cfg, out / f"fasttext.en.{key}.vec", progress, "en")
+    zh = _cached_fasttext(zh_texts, zh_cfg, out / f"fasttext.zh.{key}.vec", progress, "zh")
     extra["fasttext_seconds"] = round(time.time() - t0, 1)
     seed = dico.cedict_pairs(characters=True)
     extra_pairs = (
         [p for p in dico.identical_pairs(en, zh) if not p[0].isalpha()] if identical else []
     )
     result = align_spaces(
-        en, zh, seed, out, align, extra_train_pairs=extra_pairs, config_extra=extra
-    )
+        en, zh, seed, out, align, extra_train_pairs=extra_pairs, config_extra=extra,
+        progress=progress, name="alignment en -> zh",
+    )  # fmt: skip
     log.info("aligned space in %s: P@1 csls %.3f", out, result.metrics["p_at_1_csls"])
     return result
 
 
-def _cached_fasttext(texts, cfg: FastTextConfig, path: Path) -> Embeddings:
+def _cached_fasttext(
+    texts, cfg: FastTextConfig, path: Path, progress: bool, lang: str
+) -> Embeddings:
     if path.exists():
+        if progress:
+            say(f"fastText {lang} · cached")
         return read_vec(path)
-    return train_fasttext(texts, cfg, out_vec=path)
+    return train_fasttext(texts, cfg, out_vec=path, progress=progress, name=f"fastText {lang}")
 
 
 def _load_run(out: Path) -> AlignResult:

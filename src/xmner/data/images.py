@@ -252,35 +252,38 @@ def post_regions(
     seed: int = 0,
     batch_size: int = 16,
     progress: bool = False,
+    name: str = "image features",
 ) -> tuple[list[PostRegions], ImageReport]:
-    """Regions per post (``mode`` all/one/none) and a report of what was found and used."""
+    """Regions per post (``mode`` all/one/none) and a report of what was found and used.
+
+    ``progress`` counts the images done (read from the cache or computed) under ``name``.
+    """
+    from xmner.progress import Task
+
     if mode not in MODES:
         raise ValueError(f"image mode must be one of {MODES}, got {mode!r}")
     report = ImageReport(posts=len(posts))
     zero = torch.zeros(extractor.regions, extractor.dim)
     chosen = _choose(posts, image_dir, mode, seed, report)
     out: list[PostRegions] = []
-    bar = None
-    if progress:  # a bar on a terminal only
-        from xmner.progress import bar as progress_bar
-
-        bar = progress_bar(len(posts), 0, "image features", unit="post")
+    total = sum(map(len, chosen))
+    task = Task(name, total, "images", what=f"{total} images of {len(posts)} posts",
+                enabled=progress)  # fmt: skip
     step = max(1, batch_size)
-    for start in range(0, len(posts), step):
-        group = chosen[start : start + step]
-        flat = [p for paths in group for p in paths]
-        feats = iter(image_features(flat, extractor, cache_dir, batch_size, report))
-        for paths in group:
-            good = [f for f in (next(feats) for _ in paths) if f is not None]
-            if good:
-                out.append(PostRegions(torch.stack(good).mean(0), True))  # (R, D)
-                report.posts_with_image += 1
-            else:
-                out.append(PostRegions(zero.clone(), False))
-        if bar is not None:
-            bar.update(len(group))
-    if bar is not None:
-        bar.close()
+    with task:
+        for start in range(0, len(posts), step):
+            group = chosen[start : start + step]
+            flat = [p for paths in group for p in paths]
+            feats = iter(image_features(flat, extractor, cache_dir, batch_size, report))
+            for paths in group:
+                good = [f for f in (next(feats) for _ in paths) if f is not None]
+                if good:
+                    out.append(PostRegions(torch.stack(good).mean(0), True))  # (R, D)
+                    report.posts_with_image += 1
+                else:
+                    out.append(PostRegions(zero.clone(), False))
+            task.update(len(flat))
+        task.result = f"{report.computed} computed, {report.cache_hits} from the cache"
     log.info("image features: %s", report.summary())
     return out, report
 

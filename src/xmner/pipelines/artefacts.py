@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from xmner.data.tags import unify_types
 from xmner.io import content_hash, write_json
 from xmner.pipelines.config import ExperimentConfig, ModelSection
 from xmner.pipelines.schedules import Direction
+from xmner.progress import Task, duration, say
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,14 @@ def translated_train(
     source_posts: list[Post],
     cache: Path,
     inputs: dict[str, str] | None = None,
+    progress: bool = False,
 ) -> tuple[list[Post], Path]:
     """The source train split translated into the target language; returns posts and report path.
 
     ``source_posts`` carry the source corpus' own type names; the result carries the target's
     (then unified by the caller). ``inputs`` are the fingerprints of the files it comes from.
-    Cached in ``cache/translations/<direction>-<engine>-<hash>/``.
+    Cached in ``cache/translations/<direction>-<engine>-<hash>/``. ``progress`` prints the
+    step's lines (``xmner.progress.Task``) named as the plan names it.
     """
     from xmner.translate.corpus import translate_split
 
@@ -60,14 +64,21 @@ def translated_train(
     inputs = dict(inputs or {})
     out_dir = translation_dir(cfg, direction, source_posts, cache, inputs)
     target_path, report_path = out_dir / "train.txt", out_dir / "report.json"
+    name = translation_step(cfg, direction)
     if manifest.sealed(out_dir, TRANSLATION_FILES):
         log.info("reusing translation %s", out_dir)
+        if progress:
+            say(f"{name} · cached")
         return _reread(target_path, direction, source_posts), report_path
     options = {"batch_size": t.batch_size, **_decoding(t)} if t.engine != "lexicon" else {}
-    posts, report = translate_split(
-        source_posts, direction.source, direction.target, t.engine, model,
-        cache_path=cache / "translations.sqlite", lexicon_path=t.lexicon, **options,
-    )  # fmt: skip
+    what = f"{len(source_posts)} posts" + (f", {model}" if t.engine != "lexicon" else "")
+    with Task(name, unit="texts", what=what, enabled=progress) as task:
+        posts, report = translate_split(
+            source_posts, direction.source, direction.target, t.engine, model,
+            cache_path=cache / "translations.sqlite", lexicon_path=t.lexicon,
+            progress=task.set, **options,
+        )  # fmt: skip
+        task.result = report.headline()
     write_corpus(posts, target_path, get_spec(direction.target).fmt)
     write_json(report_path, report.to_dict())
     write_json(out_dir / "inputs.json", {"settings": settings, "inputs": inputs})
@@ -78,6 +89,11 @@ def translated_train(
 
 TRANSLATION_FILES = ["train.txt", "report.json", "inputs.json"]
 EMBEDDING_FILES = ["acn_vocab.txt", "acn_embeddings.npy", "inputs.json"]
+
+
+def translation_step(cfg: ExperimentConfig, direction: Direction) -> str:
+    """The step's name in plan and progress: ``translate twitter2015 train -> zh (lexicon)``."""
+    return f"translate {direction.source} train -> {direction.target_lang} ({cfg.translate.engine})"
 
 
 def _translation_settings(cfg: ExperimentConfig, direction: Direction) -> dict:
@@ -149,6 +165,7 @@ def acn_vectors(
     cache: Path,
     optional: list[str] = (),
     inputs: dict[str, str] | None = None,
+    progress: bool = False,
 ) -> tuple[Path, Path, Path | None]:
     """Aligned word vectors for ACN covering ``tokens``: (vocab.txt, embeddings.npy, metrics).
 
@@ -157,6 +174,7 @@ def acn_vectors(
     (``{"en": [...], "zh": [...]}``). Mode ``train`` trains fastText on them and maps English
     onto the Chinese space (CC-CEDICT seed + refinement); mode ``vec`` reads the given aligned
     ``.vec`` files (e.g. MUSE's wiki.multi.*.vec). Tokens without a vector get U(-0.25, 0.25).
+    ``progress`` prints the step's lines and those of its parts (fastText, alignment rounds).
     """
     from xmner.align.embeddings import Embeddings, read_vec
     from xmner.align.export import export_acn_embeddings
@@ -167,20 +185,27 @@ def acn_vectors(
     out_dir = embedding_dir(cfg, texts, tokens, cache, optional, inputs)
     vocab, matrix = out_dir / "acn_vocab.txt", out_dir / "acn_embeddings.npy"
     metrics = out_dir / "metrics.json"
+    name = vectors_step(cfg)
     if manifest.sealed(out_dir, EMBEDDING_FILES):
         log.info("reusing embeddings %s", out_dir)
+        if progress:
+            say(f"{name} · cached")
         return vocab, matrix, metrics if metrics.exists() else None
+    t0 = time.perf_counter()
+    if progress:
+        say(f"{name} · started ({len(texts['en'])} English, {len(texts['zh'])} Chinese texts)")
     if e.mode == "train":
         align = AlignConfig(dict_max_rank=1000, iterations=e.refinement)
         space = build_aligned_space(
             texts["en"], texts["zh"], out_dir, dim=e.dim, epoch=e.epochs,
-            identical=e.identical, align=align,
+            identical=e.identical, align=align, progress=progress,
         )  # fmt: skip
         spaces = [space.tgt, space.src]  # Chinese characters first, then mapped English
     else:
         if not (e.en_vec and e.zh_vec):
             raise ValueError("embed.mode 'vec' needs embed.en_vec and embed.zh_vec (aligned)")
-        spaces = [read_vec(path, max_words=e.max_vocab) for path in (e.zh_vec, e.en_vec)]
+        with Task("reading aligned .vec files", enabled=progress):
+            spaces = [read_vec(path, max_words=e.max_vocab) for path in (e.zh_vec, e.en_vec)]
     # Aligned vectors have unit length; the paper's OOV vectors are U(-0.25, 0.25) with norm
     # about 0.25 * sqrt(dim / 3). Scale the aligned ones to that norm so both live alike.
     norm = 0.25 * (spaces[0].dim / 3) ** 0.5
@@ -193,7 +218,19 @@ def acn_vectors(
     )
     write_json(out_dir / "inputs.json", {"settings": asdict(e), "inputs": inputs})
     manifest.seal(out_dir)
+    if progress:
+        say(f"{name} · done in {duration(time.perf_counter() - t0)} · {len(tokens)} tokens")
     return vocab, matrix, metrics if metrics.exists() else None
+
+
+def vectors_step(cfg: ExperimentConfig) -> str:
+    """The step's name in the plan and its progress: ``ACN word vectors (fastText + alignment)``."""
+    kind = "fastText + alignment" if cfg.embed.mode == "train" else "aligned .vec files"
+    return f"ACN word vectors ({kind})"
+
+
+#: the image step's name in the plan and, per corpus and mode, in its progress
+IMAGE_STEP = "image region features"
 
 
 def embedding_dir(
@@ -277,12 +314,13 @@ def region_features(
     posts: list[Post],
     cache: Path,
     mode: str | None = None,
+    progress: bool = False,
 ) -> list:
     """Per post: (regions, dim) image regions (averaged over its images), or None without one.
 
     Image directories come from ``data.image_dirs`` keyed by the post's original corpus (a
     translated post keeps its id and image ids, so it finds its images too). ``mode``
-    (none | one | all) defaults to ``data.images``.
+    (none | one | all) defaults to ``data.images``. ``progress`` counts images per corpus.
     """
     mode = mode or cfg.data.images
     if mode == "none" or not cfg.data.image_dirs:
@@ -297,7 +335,8 @@ def region_features(
     for corpus, idx in groups.items():
         regions, report = images.post_regions(
             [posts[i] for i in idx], cfg.data.image_dirs.get(corpus), extractor,
-            cache / "images", mode=mode, seed=0, progress=cfg.progress,
+            cache / "images", mode=mode, seed=0, progress=progress,
+            name=f"{IMAGE_STEP} {corpus} (images {mode})",
         )  # fmt: skip
         log.info("%s images: %s", corpus, report.summary())
         for i, r in zip(idx, regions, strict=True):

@@ -287,7 +287,7 @@ def _keys(cell: Cell, train_posts: dict[str, int]) -> list[Key]:
     return [(cell.direction, cell.model, s) for s in stage_posts(cell, train_posts)]
 
 
-def duration(seconds: float) -> str:
+def rounded_minutes(seconds: float) -> str:
     """``<1 min``, ``35 min`` or ``2 h 05 min``."""
     minutes = math.floor(seconds / 60 + 0.5)
     if minutes < 1:
@@ -303,7 +303,7 @@ def render(e: Estimate) -> list[str]:
         return ["estimate: nothing left to train"]
     gb = e.peak_rss_mb / 1024
     head = (
-        f"estimate: about {duration(e.seconds)} for {e.cells} cell{'s' * (e.cells != 1)} left "
+        f"estimate: about {rounded_minutes(e.seconds)} for {e.cells} cell{'s' * (e.cells != 1)} left "
         f"on {e.workers} worker{'s' * (e.workers != 1)}, peak memory about {gb:.1f} GB"
     )
     if e.no_memory:
@@ -321,9 +321,9 @@ def render(e: Estimate) -> list[str]:
 
 def overall_line(done: int, total: int, elapsed: float, left: Estimate | None) -> str:
     """``cells 3/8 · 21 min elapsed · about 35 min left`` (no "left" when unknown or finished)."""
-    line = f"cells {done}/{total} · {duration(elapsed)} elapsed"
+    line = f"cells {done}/{total} · {rounded_minutes(elapsed)} elapsed"
     if left is not None and done < total and not left.unknown:
-        line += f" · about {duration(left.seconds)} left"
+        line += f" · about {rounded_minutes(left.seconds)} left"
     return line
 
 

@@ -92,6 +92,7 @@ class Context:
     timings: list[Timing] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)  # input file -> content hash
     started: float = field(default_factory=time.perf_counter)  # for "N min elapsed"
+    progress: bool = False  # shared steps print their progress (the parent, not the workers)
 
     def inputs_of(self, *names: str) -> dict[str, str]:
         """The fingerprints of the named inputs (those this run has)."""
@@ -152,8 +153,9 @@ def prepare_translations(ctx: Context) -> None:
         t0 = time.perf_counter()
         d = DIRECTIONS[name]
         posts, report = artefacts.translated_train(
-            ctx.cfg, d, ctx.corpora[d.source, "train:raw"], ctx.cache, _translation_inputs(ctx, d)
-        )
+            ctx.cfg, d, ctx.corpora[d.source, "train:raw"], ctx.cache,
+            _translation_inputs(ctx, d), progress=ctx.progress,
+        )  # fmt: skip
         ctx.translations[name] = artefacts.unified(posts)
         ctx.translation_reports[name] = report
         ctx.timed(f"translate {d.source} train -> {d.target_lang}", t0)
@@ -192,7 +194,9 @@ def prepare_acn(ctx: Context) -> None:
         }
         return
     texts, tokens, unseen, used = _vector_inputs(ctx)
-    vocab, matrix, metrics = artefacts.acn_vectors(ctx.cfg, texts, tokens, ctx.cache, unseen, used)
+    vocab, matrix, metrics = artefacts.acn_vectors(
+        ctx.cfg, texts, tokens, ctx.cache, unseen, used, progress=ctx.progress
+    )
     words, emb = load_embeddings(vocab, matrix)
     ctx.resources["acn"] = {
         "words": words,
@@ -303,7 +307,9 @@ def _examples(ctx: Context, model: str, posts: list[Post], images: str) -> list[
     missing = [p for p in posts if (model, images, p.corpus, p.id) not in ctx.features]
     if missing:
         section = getattr(ctx.cfg, model)
-        feats = artefacts.region_features(ctx.cfg, section, missing, ctx.cache, images)
+        feats = artefacts.region_features(
+            ctx.cfg, section, missing, ctx.cache, images, progress=ctx.progress
+        )
         for post, regions in zip(missing, feats, strict=True):
             ctx.features[model, images, post.corpus, post.id] = regions
     return [(p, ctx.features[model, images, p.corpus, p.id]) for p in posts]
@@ -574,7 +580,7 @@ def prepare(
     ``fingerprints`` of the input files are computed unless given. A ``worker`` process finds
     every artefact made by its parent and writes nothing outside its cells.
     """
-    ctx = Context(cfg, Path(out or cfg.out))
+    ctx = Context(cfg, Path(out or cfg.out), progress=cfg.progress and not worker)
     t0 = time.perf_counter()
     ctx.inputs = dict(fingerprints) if fingerprints is not None else inputs.fingerprints(cfg)
     load_corpora(ctx, write_gold=not worker)

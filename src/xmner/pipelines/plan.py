@@ -15,7 +15,13 @@ from pathlib import Path
 from xmner import manifest
 from xmner.data.corpora import SPLITS, data_dir
 from xmner.pipelines import estimate, experiment, inputs
-from xmner.pipelines.artefacts import EMBEDDING_FILES, TRANSLATION_FILES
+from xmner.pipelines.artefacts import (
+    EMBEDDING_FILES,
+    IMAGE_STEP,
+    TRANSLATION_FILES,
+    translation_step,
+    vectors_step,
+)
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS
 
@@ -67,17 +73,15 @@ def make_plan(cfg: ExperimentConfig) -> Plan:
         d = DIRECTIONS[name]
         cached = _cached(experiment.translation_dir(ctx, name), TRANSLATION_FILES)
         translated &= cached
-        step = f"translate {d.source} train -> {d.target_lang} ({cfg.translate.engine})"
-        plan.steps.append(Step(step, "cached" if cached else "to do"))
+        plan.steps.append(Step(translation_step(cfg, d), "cached" if cached else "to do"))
     if "acn" in cfg.models and cfg.embed.mode != "random":
         status = "to do (its inputs include the translations)"
         if translated:
             experiment.prepare_translations(ctx)  # all cached: only read back
             status = "cached" if _cached(experiment.vectors_dir(ctx), EMBEDDING_FILES) else "to do"
-        kind = "fastText + alignment" if cfg.embed.mode == "train" else "aligned .vec files"
-        plan.steps.append(Step(f"ACN word vectors ({kind})", status))
+        plan.steps.append(Step(vectors_step(cfg), status))
     if cfg.data.image_dirs and cfg.data.images != "none":
-        plan.steps.append(Step("image region features", "cached per image, else computed"))
+        plan.steps.append(Step(IMAGE_STEP, "cached per image, else computed"))
         for corpus in posts:
             if not cfg.data.image_dirs.get(corpus):
                 plan.notes.append(

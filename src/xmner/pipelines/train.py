@@ -29,8 +29,7 @@ from xmner import manifest, scalars
 from xmner.eval.metrics import score
 from xmner.io import append_text, atomic_open, read_json, read_text, write_json, write_text
 from xmner.pipelines.resume import load_state, save_state, set_rng_state
-from xmner.progress import bar as progress_bar
-from xmner.progress import say
+from xmner.progress import Task
 
 log = logging.getLogger(__name__)
 
@@ -232,11 +231,13 @@ def fit(
     else:
         _drop_stage_lines(metrics_path, stage)  # a stage restarting from scratch
     name = name or run_dir.name
-    bar = None
-    if progress:
-        bar = progress_bar(
-            cfg.epochs * len(sampler), start_epoch * len(sampler), f"{name} · {stage}"
-        )
+    what = f"{cfg.epochs} epochs of {len(sampler)} batches"
+    what += f", resuming at epoch {start_epoch + 1}" if start_epoch else ""
+    # a bar on a terminal; off it, a line when 10 s pass without one (checked at each batch)
+    task = Task(
+        f"{name} · {stage}", cfg.epochs * len(sampler), "batches", what=what, every=1.0,
+        initial=start_epoch * len(sampler), enabled=progress, ticker=False,
+    ).start()  # fmt: skip
     board = scalars.writer(run_dir / "tensorboard" / stage, start_epoch) if log_scalars else None
     epochs_run, stopped = start_epoch, "cap"
     if cfg.patience and stale >= cfg.patience:  # killed after its last epoch was saved
@@ -259,8 +260,7 @@ def fit(
             optimizer.step()
             scheduler.step()
             total, steps = total + loss.item(), steps + 1
-            if bar is not None:
-                bar.update(1)
+            task.update()
         record: dict[str, Any] = {"stage": stage, "epoch": epoch, "loss": total / max(steps, 1)}
         improved = True
         if cfg.select and dev_gold is not None:
@@ -293,8 +293,7 @@ def fit(
         }
         save_state(state_path, state)
         log.info("%s %s epoch %d: %s", run_dir, stage, epoch, record)
-        if progress:
-            say(epoch_line(name, stage, record, cfg.epochs, best_f1, best_epoch))
+        task.line(epoch_line(name, stage, record, cfg.epochs, best_f1, best_epoch))
         if board is not None:
             scalars.log_epoch(board, record, optimizer.param_groups[0]["lr"])
         if on_epoch_end is not None:
@@ -303,8 +302,8 @@ def fit(
             log.info("%s %s: no dev improvement for %d epochs; stopping", run_dir, stage, stale)
             stopped = "patience"
             break
-    if bar is not None:
-        bar.close()
+    task.result = f"best dev F1 {100 * best_f1:.1f} @ {best_epoch + 1}" if best_f1 >= 0 else ""
+    task.close()
     if board is not None:
         board.close()
     model.load_state_dict(load_weights(best_path))

@@ -55,11 +55,10 @@ def register(subparsers) -> None:
 
 def run_translate(args: argparse.Namespace) -> int:
     """Translate one split and write DIR/<split>.txt, report.json and meta.json."""
-    from tqdm import tqdm
-
     from xmner.data.corpora import get_spec, load_split
     from xmner.data.corpus import read_corpus, write_corpus
     from xmner.io import write_json
+    from xmner.progress import Task
     from xmner.translate.corpus import translate_split
 
     missing = [f"--{n}" for n in ("corpus", "to", "out") if not getattr(args, n)]
@@ -80,12 +79,9 @@ def run_translate(args: argparse.Namespace) -> int:
         options = {"beam_size": args.beams, "batch_size": args.batch_size}
         options["max_decoding_length"] = args.max_length
     start = time.perf_counter()
-    with tqdm(desc=f"translate {source.name}/{args.split}", unit="text") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    name = f"translate {source.name} {args.split} -> {target.lang} ({args.engine})"
+    what = f"{len(posts)} posts" + (f", {args.model}" if args.model else "")
+    with Task(name, unit="texts", what=what) as task:
         translated, report = translate_split(
             posts,
             source.name,
@@ -95,9 +91,10 @@ def run_translate(args: argparse.Namespace) -> int:
             cache_path=cache,
             lexicon_path=args.lexicon,
             drop_failed=args.drop_failed,
-            progress=progress,
+            progress=task.set,
             **options,
         )
+        task.result = report.headline()
     seconds = time.perf_counter() - start
     path = out / f"{'dev' if args.split == 'valid' else args.split}.txt"
     write_corpus(translated, path, target.fmt)

@@ -82,6 +82,11 @@ class TranslationReport:
         """JSON-ready dict."""
         return asdict(self)
 
+    def headline(self) -> str:
+        """One line: ``2990/3000 posts out, 5112/5240 entities projected``."""
+        tin, tout = self.entities_in.get("total", 0), self.entities_projected.get("total", 0)
+        return f"{self.posts_out}/{self.posts} posts out, {tout}/{tin} entities projected"
+
     def summary(self) -> str:
         """A few lines for the terminal."""
         tin, tout = self.entities_in.get("total", 0), self.entities_projected.get("total", 0)
@@ -153,13 +158,15 @@ def translate_corpus(
     ]
     requests = [s for m in masked for s in split_sentences(m.text, src)]
     requests += [it.text for m in masked for it in m.items if it.kind == ENTITY]
-    total, done = len(set(requests)), 0
+    total, done = len({r for r in requests if r.strip()}), 0  # what ``_run`` sends
 
     def tick(n: int) -> None:
         nonlocal done
         done += n
         if progress:
             progress(done, total)
+
+    tick(0)  # the total is known before the first chunk returns
 
     table = _run(translator, requests, tick)
     restored = [restore(_translate_text(m.text, table, src, tgt), m) for m in masked]
