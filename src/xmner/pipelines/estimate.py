@@ -303,7 +303,8 @@ def render(e: Estimate) -> list[str]:
         return ["estimate: nothing left to train"]
     gb = e.peak_rss_mb / 1024
     head = (
-        f"estimate: about {rounded_minutes(e.seconds)} for {e.cells} cell{'s' * (e.cells != 1)} left "
+        f"estimate: about {rounded_minutes(e.seconds)} for {e.cells} "
+        f"cell{'s' * (e.cells != 1)} left "
         f"on {e.workers} worker{'s' * (e.workers != 1)}, peak memory about {gb:.1f} GB"
     )
     if e.no_memory:
