@@ -1,6 +1,7 @@
-"""Data-parallel cells under ``accelerate launch`` (2 CPU processes, gloo)."""
+"""Data-parallel cells under ``accelerate launch`` (2 CPU processes, gloo) and GPUs per worker."""
 
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from xmner.data.corpora import get_spec, load_split
 from xmner.data.corpus import read_corpus
 from xmner.eval.metrics import score
 from xmner.models import checkpoint
-from xmner.pipelines import artefacts
+from xmner.pipelines import artefacts, devices
 from xmner.pipelines.train import BucketBatchSampler, predict
 
 POSTS = 16  # a split, in the launched run
@@ -38,6 +39,38 @@ def test_sharded_buckets_deal_every_batch_once_in_order():
         short = next(i for i, b in enumerate(batches) if len(b) < 4)
         short_inside |= short % 2 == 1 and short < len(batches) - 1
     assert short_inside  # the case a fixed batch size made accelerate drop a whole round
+
+
+def test_workers_get_gpus_round_robin():
+    gpus = ["0", "1", "2"]
+    assert [devices.gpu_for_worker(k, gpus) for k in range(7)] == list("0120120")
+    assert devices.gpu_for_worker(3, ["GPU-a"]) is None  # one GPU: shared, left as it is
+    assert devices.gpu_for_worker(0, []) is None
+
+
+def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert devices.visible_gpus() == ["0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5, GPU-1f2e")
+    assert devices.visible_gpus() == ["5", "GPU-1f2e"]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert devices.visible_gpus() == []
+
+
+def test_each_worker_claims_the_next_gpu(monkeypatch):
+    counter = multiprocessing.get_context("spawn").Value("i", 0)
+    seen = []
+    for _ in range(3):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
+        assert devices.claim_gpu(counter, ["4", "6"]) is not None
+        seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
+    assert seen == ["4", "6", "4"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4")
+    assert devices.claim_gpu(counter, ["4"]) is None
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "4" and counter.value == 4
 
 
 def _free_port() -> str:

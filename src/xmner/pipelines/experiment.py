@@ -7,7 +7,7 @@ A cell is (direction, model, schedule, seed); its run directory is
 skipped; a killed cell resumes from its last completed epoch. One process writes a runs
 directory (``<out>/.lock``), one worker a cell (``<cell>/.lock``). Under ``accelerate launch``
 every process trains each cell data-parallel and the main process alone locks and writes
-(``distributed``).
+(``distributed``); parallel workers (``--jobs``) get a GPU each when several are visible.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from xmner.data.corpus import Post, write_corpus
 from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
 from xmner.eval.metrics import MODE, score
 from xmner.io import content_hash, read_json, read_text, write_json
-from xmner.pipelines import artefacts, distributed, inputs
+from xmner.pipelines import artefacts, devices, distributed, inputs
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
 from xmner.pipelines.train import StageConfig, fit, load_weights, predict
@@ -633,7 +633,10 @@ def worker_threads(cfg: ExperimentConfig) -> int:
 _WORKER: dict[str, Context] = {}
 
 
-def _worker_init(cfg: ExperimentConfig, out: str, level: int, fingerprints: dict) -> None:
+def _worker_init(
+    cfg: ExperimentConfig, out: str, level: int, fingerprints: dict, gpus: list[str], counter
+) -> None:
+    devices.claim_gpu(counter, gpus)  # before anything starts CUDA in this process
     interrupt.ignore_interrupt()  # Ctrl-C reaches every process of the group: the parent decides
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(worker_threads(cfg))
@@ -657,11 +660,13 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
 
     level = logging.getLogger().getEffectiveLevel()
     results: dict[Cell, dict] = {}
+    spawn = multiprocessing.get_context("spawn")
+    counter = spawn.Value("i", 0)  # numbers the workers as they start: worker k gets GPU k mod n
     with ProcessPoolExecutor(
         max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=spawn,
         initializer=_worker_init,
-        initargs=(ctx.cfg, str(ctx.out), level, ctx.inputs),
+        initargs=(ctx.cfg, str(ctx.out), level, ctx.inputs, devices.visible_gpus(), counter),
     ) as pool:
         futures = {pool.submit(_worker_run, cell): cell for cell in cells}
         try:
