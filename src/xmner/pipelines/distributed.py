@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,13 +35,19 @@ def active() -> bool:
     return world_size() > 1
 
 
+# how long a process waits at a barrier: the others wait there while the main process builds
+# the shared artefacts (translating a train split on CPUs takes hours; torch's default, 10 or
+# 30 minutes, would end the launch)
+BARRIER_TIMEOUT = timedelta(hours=12)
+
+
 def state():
     """accelerate's process state, set up on first use: gloo on CPUs, NCCL on GPUs."""
     import torch
     from accelerate import PartialState
 
     flag = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
-    return PartialState(cpu=flag or not torch.cuda.is_available())
+    return PartialState(cpu=flag or not torch.cuda.is_available(), timeout=BARRIER_TIMEOUT)
 
 
 def rank() -> int:
