@@ -349,7 +349,6 @@ def fit(
     return result
 
 
-
 def _own_rng(state: dict) -> dict:
     """This process's saved generators: its own under the same launch size, else the main's."""
     ranks = state.get("rng_ranks")
