@@ -139,7 +139,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.jobs:
         extra.append(Override(f"jobs={args.jobs}", f"--jobs {args.jobs}"))
     code, ran = _plan_and_run(args, extra, "reproduce")
-    if ran is not None:
+    if ran is not None and _main_process():
         _print_summary(ran[1])
     return code
 
@@ -154,7 +154,7 @@ def _train(args: argparse.Namespace) -> int:
         Override(f"seeds=[{args.seed}]", f"--seed {args.seed}"),
     ]
     code, ran = _plan_and_run(args, extra, "train")
-    if ran is not None:
+    if ran is not None and _main_process():
         r = ran[0][0]
         print(
             f"{r['direction']} {r['model']} {r['schedule']} seed {r['seed']}: "
@@ -182,8 +182,16 @@ def _plan(cfg, dry_run: bool) -> bool:
     """Print the plan on stdout (errors and progress keep stderr); True: stop there."""
     from xmner.pipelines.plan import make_plan, render_plan
 
-    print(render_plan(make_plan(cfg)), end="", flush=True)
+    if _main_process():  # under accelerate launch: once
+        print(render_plan(make_plan(cfg)), end="", flush=True)
     return dry_run
+
+
+def _main_process() -> bool:
+    """Whether this process prints (the main one of an ``accelerate launch``, or the only one)."""
+    from xmner.pipelines import distributed
+
+    return distributed.is_main()
 
 
 def _interruptible(run: Callable[[Any], Any], cfg, command: str) -> Any:

@@ -5,7 +5,9 @@ A cell is (direction, model, schedule, seed); its run directory is
 ``best.pt``, ``predictions.txt`` and ``results.json``, each recorded in the cell's
 ``MANIFEST.jsonl``. A cell whose ``results.json`` verifies and whose recorded inputs match is
 skipped; a killed cell resumes from its last completed epoch. One process writes a runs
-directory (``<out>/.lock``), one worker a cell (``<cell>/.lock``).
+directory (``<out>/.lock``), one worker a cell (``<cell>/.lock``). Under ``accelerate launch``
+every process trains each cell data-parallel and the main process alone locks and writes
+(``distributed``); parallel workers (``--jobs``) get a GPU each when several are visible.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from xmner.data.corpus import Post, write_corpus
 from xmner.data.tags import ENTITY_TYPES, label_set, rename_types
 from xmner.eval.metrics import MODE, score
 from xmner.io import content_hash, read_json, read_text, write_json
-from xmner.pipelines import artefacts, estimate, inputs
+from xmner.pipelines import artefacts, devices, distributed, estimate, inputs
 from xmner.pipelines.config import ExperimentConfig
 from xmner.pipelines.schedules import DIRECTIONS, Direction, plan, schedule_dirname
 from xmner.pipelines.train import StageConfig, fit, load_weights, predict
@@ -374,7 +376,7 @@ def cell_inputs(ctx: Context, cell: Cell) -> dict[str, str]:
 def run_cell(ctx: Context, cell: Cell) -> dict:
     """Train, select and test one cell; returns (and writes) its results."""
     run_dir = cell.run_dir(ctx.out)
-    with locks.hold(run_dir):  # one worker per cell
+    with distributed.main_lock(run_dir):  # one worker per cell
         return _run_cell(ctx, cell, run_dir)
 
 
@@ -451,17 +453,21 @@ def _run_cell(ctx: Context, cell: Cell, run_dir: Path) -> dict:
     key = cell_key(cfg, model_name, schedule, images)
     used = cell_inputs(ctx, cell)
     results_path = run_dir / "results.json"
-    if _reusable(ctx, cell, run_dir, key, used) and results_path.exists():
+    # the main process decides (and may clear the folder); every process follows its answer
+    if distributed.from_main(
+        lambda: _reusable(ctx, cell, run_dir, key, used) and results_path.exists()
+    ):
         return read_json(manifest.verify(results_path))
     t0 = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / "config.json").exists():
+    if distributed.is_main() and not (run_dir / "config.json").exists():
         write_json(run_dir / "config.json", {
             "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
             "images": images, "table": cell.table, "key": key, "inputs": used,
             "experiment": asdict(cfg),
         })  # fmt: skip
         manifest.record(run_dir / "config.json")
+    distributed.wait()
     torch.manual_seed(seed)
     model = build_model(ctx, model_name, use_images, d.target)
     frozen_before, trainable_before = fingerprint(_frozen(model)), fingerprint(_trainable(model))
@@ -503,14 +509,16 @@ def _run_cell(ctx: Context, cell: Cell, run_dir: Path) -> dict:
     scores = score([x.tags for x in test], pred)
     target_names = {"MISC": "OTHER"} if "OTHER" in get_spec(d.target).types else {}
     raw_test = ctx.corpora[d.target, "test:raw"]
-    write_corpus(
-        [Post(x.id, x.tokens, rename_types(t, target_names), x.image_ids, x.lang, x.corpus)
-         for x, t in zip(raw_test, pred, strict=True)],
-        run_dir / "predictions.txt", get_spec(d.target).fmt,
-    )  # fmt: skip
-    manifest.record(run_dir / "predictions.txt")
-    checkpoint.save(run_dir / "best.pt", model, {"direction": direction, "schedule": schedule})
-    manifest.record(run_dir / "best.pt")
+    main = distributed.is_main()
+    if main:
+        write_corpus(
+            [Post(x.id, x.tokens, rename_types(t, target_names), x.image_ids, x.lang, x.corpus)
+             for x, t in zip(raw_test, pred, strict=True)],
+            run_dir / "predictions.txt", get_spec(d.target).fmt,
+        )  # fmt: skip
+        manifest.record(run_dir / "predictions.txt")
+        checkpoint.save(run_dir / "best.pt", model, {"direction": direction, "schedule": schedule})
+        manifest.record(run_dir / "best.pt")
     report = ctx.translation_reports.get(direction)
     results = {
         "direction": direction, "model": model_name, "schedule": schedule, "seed": seed,
@@ -527,8 +535,10 @@ def _run_cell(ctx: Context, cell: Cell, run_dir: Path) -> dict:
         "translation_report": report.relative_to(ctx.out).as_posix() if report else None,
         "inputs": used,
     }  # fmt: skip
-    write_json(results_path, results)
-    manifest.record(results_path)
+    if main:
+        write_json(results_path, results)
+        manifest.record(results_path)
+    distributed.wait()  # the cell is written before any process moves on
     ctx.timed(f"cell {cell.name}", t0)
     return results
 
@@ -605,19 +615,35 @@ def prepare_features(ctx: Context, cells: list[Cell]) -> None:
 
 
 def worker_count(cfg: ExperimentConfig) -> int:
-    """Cells trained at once: ``jobs``, or one per core when 0."""
+    """Cells trained at once: ``jobs``, or one per core when 0; one under ``accelerate launch``.
+
+    A launch's processes train each cell together, so they take the cells one at a time.
+    """
+    if distributed.active():
+        if cfg.jobs > 1:
+            log.warning("jobs = %d ignored: a launch trains one cell at a time", cfg.jobs)
+        return 1
     return cfg.jobs or os.cpu_count() or 1
 
 
 def worker_threads(cfg: ExperimentConfig) -> int:
-    """Torch threads per worker: ``threads`` if set, else the cores shared among the workers."""
-    return cfg.threads if cfg.threads > 0 else max(1, (os.cpu_count() or 1) // worker_count(cfg))
+    """Torch threads per worker: ``threads`` if set, else the cores shared among the workers.
+
+    Under a launch, the cores are shared among the launch's processes on this machine.
+    """
+    if cfg.threads > 0:
+        return cfg.threads
+    sharing = distributed.local_size() if distributed.active() else worker_count(cfg)
+    return max(1, (os.cpu_count() or 1) // sharing)
 
 
 _WORKER: dict[str, Context] = {}
 
 
-def _worker_init(cfg: ExperimentConfig, out: str, level: int, fingerprints: dict) -> None:
+def _worker_init(
+    cfg: ExperimentConfig, out: str, level: int, fingerprints: dict, gpus: list[str], counter
+) -> None:
+    devices.claim_gpu(counter, gpus)  # before anything starts CUDA in this process
     interrupt.ignore_interrupt()  # Ctrl-C reaches every process of the group: the parent decides
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(worker_threads(cfg))
@@ -641,11 +667,13 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
 
     level = logging.getLogger().getEffectiveLevel()
     results: dict[Cell, dict] = {}
+    spawn = multiprocessing.get_context("spawn")
+    counter = spawn.Value("i", 0)  # numbers the workers as they start: worker k gets GPU k mod n
     with ProcessPoolExecutor(
         max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=spawn,
         initializer=_worker_init,
-        initargs=(ctx.cfg, str(ctx.out), level, ctx.inputs),
+        initargs=(ctx.cfg, str(ctx.out), level, ctx.inputs, devices.visible_gpus(), counter),
     ) as pool:
         futures = {pool.submit(_worker_run, cell): cell for cell in cells}
         try:
@@ -675,7 +703,7 @@ def _counter(ctx: Context, cells: list[Cell]):
     def finished(result: dict) -> dict:
         nonlocal done
         done += 1
-        if ctx.cfg.progress:
+        if ctx.cfg.progress and distributed.is_main():  # one line, not one per process
             left = time_left(ctx, cells) if done < len(cells) else None
             elapsed = time.perf_counter() - ctx.started
             say(estimate.overall_line(done, len(cells), elapsed, left))
@@ -729,7 +757,7 @@ def run_experiment(
     holder.
     """
     out = Path(out or cfg.out)
-    with locks.hold(out):
+    with distributed.main_lock(out):
         return _run_experiment(cfg, out)
 
 
@@ -739,15 +767,24 @@ def _run_experiment(cfg: ExperimentConfig, out: Path) -> tuple[list[dict], Conte
 
     t_all = time.perf_counter()
     torch.set_num_threads(worker_threads(cfg))
-    fingerprints = inputs.fingerprints(cfg)
-    check_inputs(cfg, out, fingerprints)
-    write_json(out / "environment.json", environment(fingerprints, worker_threads(cfg)))
-    manifest.record(out / "environment.json")
-    ctx = prepare(cfg, out, fingerprints)
+    fingerprints = distributed.from_main(lambda: inputs.fingerprints(cfg))
+    main = distributed.is_main()
+    if main:
+        check_inputs(cfg, out, fingerprints)
+        env = environment(fingerprints, worker_threads(cfg))
+        if distributed.active():
+            env["processes"] = distributed.world_size()  # data-parallel under a launcher
+        write_json(out / "environment.json", env)
+        manifest.record(out / "environment.json")
+    with distributed.main_first():  # the main process makes the artefacts, the others read them
+        ctx = prepare(cfg, out, fingerprints, worker=not main)
     ctx.started = t_all
     cells = plan_cells(cfg)
-    prepare_features(ctx, cells)
+    with distributed.main_first():
+        prepare_features(ctx, cells)
     results = run_cells(ctx, cells)
+    if not main:  # the report is the main process's
+        return results, ctx
     t0 = time.perf_counter()
     notes = [
         f"Translation report ({name}): `{path.relative_to(ctx.out).as_posix()}`"

@@ -2,7 +2,9 @@
 
 A model has ``loss(batch) -> Tensor`` and ``decode(batch) -> list[list[str]]``; a collator
 turns a list of examples into that batch. The same code runs on CPU, on one GPU with mixed
-precision, or data-parallel under ``accelerate launch``. Batches are bucketed by length.
+precision, or data-parallel under ``accelerate launch``: each process trains on its share of
+the batches, dev and test predictions are gathered in input order, and the main process alone
+writes the stage's files (``distributed``). Batches are bucketed by length.
 
 Each stage (pretraining, fine-tuning) keeps in its run directory:
 ``<stage>.state.pt`` (model, optimiser, scheduler, every RNG, epoch: see ``resume``),
@@ -28,7 +30,8 @@ import torch
 from xmner import manifest, scalars
 from xmner.eval.metrics import score
 from xmner.io import append_text, atomic_open, read_json, read_text, write_json, write_text
-from xmner.pipelines.resume import load_state, save_state, set_rng_state
+from xmner.pipelines import distributed
+from xmner.pipelines.resume import load_state, rng_state, save_state, set_rng_state
 from xmner.progress import Task
 
 log = logging.getLogger(__name__)
@@ -68,11 +71,16 @@ class StageResult:
 class BucketBatchSampler:
     """Batches of similar length: shuffle, sort within pools of ``pool`` batches, shuffle batches.
 
-    The order depends only on (seed, epoch), so a resumed run sees the same batches.
+    The order depends only on (seed, epoch), so a resumed run sees the same batches. Batches
+    vary in size (the last of each pool is short), so ``batch_size`` is None: accelerate's
+    sharding then deals whole batches round-robin instead of assuming full ones (with a size
+    it would drop every round whose last batch is short).
     """
 
+    batch_size = None  # what accelerate's BatchSamplerShard reads; ``size`` is the real one
+
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, pool: int = 50):
-        self.lengths, self.batch_size, self.seed, self.pool = list(lengths), batch_size, seed, pool
+        self.lengths, self.size, self.seed, self.pool = list(lengths), batch_size, seed, pool
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -83,18 +91,16 @@ class BucketBatchSampler:
         rng = random.Random(self.seed * 1_000_003 + self.epoch)
         order = list(range(len(self.lengths)))
         rng.shuffle(order)
-        size = self.batch_size * self.pool
+        size = self.size * self.pool
         batches = []
         for start in range(0, len(order), size):
             chunk = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
-            batches += [
-                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
-            ]
+            batches += [chunk[i : i + self.size] for i in range(0, len(chunk), self.size)]
         rng.shuffle(batches)
         return iter(batches)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
+        return math.ceil(len(self.lengths) / self.size)
 
 
 def _optimizer(model: torch.nn.Module, cfg: StageConfig) -> torch.optim.Optimizer:
@@ -131,21 +137,27 @@ def predict(
     batch_size: int = 64,
     lengths: Sequence[int] | None = None,
 ) -> list[list[str]]:
-    """Predicted tag strings per example (in input order), batched by length, no gradients."""
+    """Predicted tag strings per example (in input order), batched by length, no gradients.
+
+    Under a data-parallel launch (every process calls it) each process decodes every
+    ``world``-th batch, and every process gets all predictions, each example's once.
+    """
     from accelerate.utils import send_to_device
 
     device = next(model.parameters()).device
     order = sorted(range(len(examples)), key=lambda i: -(lengths[i] if lengths else 0))
-    out: list[list[str] | None] = [None] * len(examples)
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    mine: list[tuple[int, list[str]]] = []
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for idx in batches[distributed.rank() :: distributed.world_size()]:
             batch = send_to_device(collate([examples[i] for i in idx]), device)
-            for i, tags in zip(idx, model.decode(batch)):
-                out[i] = tags
+            mine += zip(idx, model.decode(batch))
     model.train(was_training)
+    out: list[list[str] | None] = [None] * len(examples)
+    for i, tags in distributed.gather(mine):
+        out[i] = tags
     return out  # type: ignore[return-value]
 
 
@@ -182,7 +194,9 @@ def fit(
     ``dev_gold`` (tag sequences of ``dev``) enables selection on dev F1. On return the model
     holds the selected weights. ``on_epoch_end`` is called after each epoch's state is saved.
     ``progress`` draws a bar (on a terminal) and prints a line per epoch naming ``name``;
-    ``log_scalars`` writes each epoch's scalars to ``run_dir/tensorboard/<stage>/``.
+    ``log_scalars`` writes each epoch's scalars to ``run_dir/tensorboard/<stage>/``. Under a
+    data-parallel launch every process calls it; the main process alone writes files and shows
+    progress (the others wait for it where they read them).
     """
     from accelerate import Accelerator
     from accelerate.utils import send_to_device
@@ -201,6 +215,8 @@ def fit(
         log.info("%s: stage %s already finished; loaded its weights", run_dir, stage)
         return result
 
+    main = distributed.is_main()
+    progress, log_scalars = progress and main, log_scalars and main
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision if torch.cuda.is_available() else "no"
     )
@@ -216,27 +232,30 @@ def fit(
     )
     start_epoch, best_f1, best_epoch, stale, elapsed = 0, -1.0, -1, 0, 0.0
     metrics_path = run_dir / "metrics.jsonl"
-    state = load_state(state_path)
+    with distributed.main_first():  # a damaged state is deleted by the main process alone
+        state = load_state(state_path)
     if state is not None:
         if (state["sampler_seed"], state["stage"]) != (seed, stage):
             raise ValueError(f"{state_path}: saved for another seed or stage; delete it")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        set_rng_state(_own_rng(state))
         start_epoch, best_f1, best_epoch = state["epoch"] + 1, state["best_f1"], state["best_epoch"]
         stale, elapsed = state["stale"], state["seconds"]
-        _truncate(metrics_path, state["metrics_size"])  # lines of epochs after the state: redone
+        if main:  # lines of epochs after the state: redone
+            _truncate(metrics_path, state["metrics_size"])
         log.info("%s: resuming stage %s at epoch %d", run_dir, stage, start_epoch)
-    else:
+    elif main:
         _drop_stage_lines(metrics_path, stage)  # a stage restarting from scratch
     name = name or run_dir.name
-    what = f"{cfg.epochs} epochs of {len(sampler)} batches"
+    per_epoch = len(loader)  # this process's share of the batches
+    what = f"{cfg.epochs} epochs of {per_epoch} batches"
     what += f", resuming at epoch {start_epoch + 1}" if start_epoch else ""
     # a bar on a terminal; off it, a line when 10 s pass without one (checked at each batch)
     task = Task(
-        f"{name} · {stage}", cfg.epochs * len(sampler), "batches", what=what, every=1.0,
-        initial=start_epoch * len(sampler), enabled=progress, ticker=False,
+        f"{name} · {stage}", cfg.epochs * per_epoch, "batches", what=what, every=1.0,
+        initial=start_epoch * per_epoch, enabled=progress, ticker=False,
     ).start()  # fmt: skip
     board = scalars.writer(run_dir / "tensorboard" / stage, start_epoch) if log_scalars else None
     epochs_run, stopped = start_epoch, "cap"
@@ -246,8 +265,11 @@ def fit(
         t0 = time.perf_counter()
         trainer.train()
         # accelerate's loader sets its sampler's epoch from its own count of iterations, which
-        # restarts at 0 in a resumed process: set the loader's, so batch order follows ``epoch``
-        loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else sampler.set_epoch(epoch)
+        # restarts at 0 in a resumed process: set the loader's, so batch order follows ``epoch``;
+        # a sharded loader (several processes) does not pass it on to our sampler: set it too
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         total, steps = 0.0, 0
         for batch in loader:
             batch = send_to_device(batch, accelerator.device)
@@ -261,6 +283,9 @@ def fit(
             scheduler.step()
             total, steps = total + loss.item(), steps + 1
             task.update()
+        if distributed.active():  # the mean loss over every process's batches
+            sums = torch.tensor([total, steps], dtype=torch.float64, device=accelerator.device)
+            total, steps = accelerator.reduce(sums, reduction="sum").tolist()
         record: dict[str, Any] = {"stage": stage, "epoch": epoch, "loss": total / max(steps, 1)}
         improved = True
         if cfg.select and dev_gold is not None:
@@ -272,26 +297,32 @@ def fit(
         record["seconds"] = round(elapsed, 2)
         if improved:
             best_f1, best_epoch, stale = record.get("dev_f1", best_f1), epoch, 0
-            save_weights(best_path, model.state_dict())
+            if main:
+                save_weights(best_path, model.state_dict())
         else:
             stale += 1
         epochs_run = epoch + 1
-        append_text(metrics_path, json.dumps(record) + "\n")
-        manifest.record(metrics_path)
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "stage": stage,
-            "sampler_seed": seed,
-            "epoch": epoch,
-            "best_f1": best_f1,
-            "best_epoch": best_epoch,
-            "stale": stale,
-            "seconds": elapsed,
-            "metrics_size": metrics_path.stat().st_size,
-        }
-        save_state(state_path, state)
+        # each process's generators, so that a resumed launch continues as this one would
+        rng_ranks = distributed.gather([rng_state()]) if distributed.active() else None
+        if main:
+            append_text(metrics_path, json.dumps(record) + "\n")
+            manifest.record(metrics_path)
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "stage": stage,
+                "sampler_seed": seed,
+                "epoch": epoch,
+                "best_f1": best_f1,
+                "best_epoch": best_epoch,
+                "stale": stale,
+                "seconds": elapsed,
+                "metrics_size": metrics_path.stat().st_size,
+            }
+            if rng_ranks is not None:
+                state["rng_ranks"] = rng_ranks
+            save_state(state_path, state)
         log.info("%s %s epoch %d: %s", run_dir, stage, epoch, record)
         task.line(epoch_line(name, stage, record, cfg.epochs, best_f1, best_epoch))
         if board is not None:
@@ -306,15 +337,25 @@ def fit(
     task.close()
     if board is not None:
         board.close()
-    model.load_state_dict(load_weights(best_path))
     result = StageResult(
         stage, best_epoch, best_f1, epochs_run, round(elapsed, 2), cfg.epochs, cfg.patience,
         stopped,
     )  # fmt: skip
-    write_json(done, asdict(result))
-    manifest.record(done)
-    state_path.unlink(missing_ok=True)
+    if main:
+        write_json(done, asdict(result))
+        manifest.record(done)
+        state_path.unlink(missing_ok=True)
+    distributed.wait()  # the others read the best weights once the main process wrote them all
+    model.load_state_dict(load_weights(best_path))
     return result
+
+
+def _own_rng(state: dict) -> dict:
+    """This process's saved generators: its own under the same launch size, else the main's."""
+    ranks = state.get("rng_ranks")
+    if ranks and len(ranks) == distributed.world_size():
+        return ranks[distributed.rank()]
+    return state["rng"]
 
 
 def epoch_line(
