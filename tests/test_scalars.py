@@ -1,13 +1,12 @@
-"""TensorBoard event files per stage: written when asked, read back, numerics untouched."""
+"""Per-stage scalars (TensorBoard event files, MLflow runs): written when asked, read back."""
 
 import json
 
 import pytest
 
+from xmner import scalars
 from xmner.pipelines import experiment
 from xmner.pipelines.config import load_experiment
-
-pytest.importorskip("tensorboard")
 
 
 def _cfg(out, data_root, log_with):
@@ -19,6 +18,7 @@ def _cfg(out, data_root, log_with):
 
 
 def test_each_stage_logs_loss_dev_scores_and_lr_without_changing_results(tmp_path, data_root):
+    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     logged, _ = experiment.run_experiment(_cfg(tmp_path / "tb", data_root, "tensorboard"))
@@ -49,3 +49,77 @@ def test_each_stage_logs_loss_dev_scores_and_lr_without_changing_results(tmp_pat
 def test_unknown_log_with_is_an_error():
     with pytest.raises(ValueError, match="log_with: expected one of"):
         load_experiment("smoke", ['log_with="wandb"'])
+
+
+def _no_file_store_opt_in(monkeypatch):
+    """Unset MLFLOW_ALLOW_FILE_STORE (the logger sets it) and restore it after the test."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "false")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def test_mlflow_logs_a_run_per_stage_in_the_runs_directory(tmp_path, data_root, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    _no_file_store_opt_in(monkeypatch)
+    cfg = _cfg(tmp_path / "ml", data_root, "mlflow")
+    experiment.run_experiment(cfg)
+    run_dir = tmp_path / "ml" / "zh2en" / "acn" / "SRC" / "seed1"
+    metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    client = MlflowClient(f"file:{tmp_path / 'ml' / 'mlruns'}")
+    exp = client.get_experiment_by_name("smoke")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert set(runs) == {"zh2en/acn/SRC seed 1 · pretrain", "zh2en/acn/SRC seed 1 · finetune"}
+    for stage in ("pretrain", "finetune"):
+        run = runs[f"zh2en/acn/SRC seed 1 · {stage}"]
+        assert run.info.status == "FINISHED"
+        assert json.loads((run_dir / f"{stage}.mlflow.json").read_text())["run_id"] == (
+            run.info.run_id
+        )
+        tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+        assert tags == {"direction": "zh2en", "model": "acn", "schedule": "SRC", "seed": "1",
+                        "images": "none", "stage": stage}  # fmt: skip
+        assert run.data.params["epochs"] == str(getattr(cfg.acn, stage).epochs)
+        assert run.data.params["lr"] == str(getattr(cfg.acn, stage).lr)
+        assert {"loss", "dev/precision", "dev/recall", "dev/f1", "lr"} <= set(run.data.metrics)
+        history = client.get_metric_history(run.info.run_id, "dev/f1")
+        expected = [(m["epoch"] + 1, m["dev_f1"]) for m in metrics if m["stage"] == stage]
+        assert [(h.step, h.value) for h in history] == expected
+        assert [s for s, _ in expected] == [1, 2]
+    assert not (run_dir / "tensorboard").exists()
+
+
+def test_mlflow_resume_continues_the_run_without_logging_an_epoch_twice(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    _no_file_store_opt_in(monkeypatch)
+    target = scalars.Target("mlflow", str(tmp_path), "smoke", "en2zh/acn/TGT seed 1", {"seed": "1"})
+    record = lambda e: {"stage": "pretrain", "epoch": e, "loss": 1.0 / (e + 1), "dev_f1": e / 10}  # noqa: E731
+    first = scalars.writer(target, tmp_path, "pretrain", 0, {"lr": 0.001})
+    for epoch in (0, 1):
+        first.log_epoch(record(epoch), 0.001)  # killed after epoch 1 (0-based) was logged
+    resumed = scalars.writer(target, tmp_path, "pretrain", 1, {"lr": 0.001})  # state at epoch 0
+    for epoch in (1, 2):
+        resumed.log_epoch(record(epoch), 0.0005)
+    resumed.close()
+    client = MlflowClient(scalars.tracking_uri(tmp_path))
+    assert resumed.run_id == first.run_id
+    history = client.get_metric_history(first.run_id, "dev/f1")
+    assert [(h.step, h.value) for h in history] == [(1, 0.0), (2, 0.1), (3, 0.2)]
+    assert [h.value for h in client.get_metric_history(first.run_id, "lr")] == [0.001] * 2 + [
+        0.0005
+    ]
+    restarted = scalars.writer(target, tmp_path, "pretrain", 0, {"lr": 0.002})  # from scratch
+    assert restarted.run_id != first.run_id
+    assert client.get_run(first.run_id).info.lifecycle_stage == "deleted"
+    exp = client.get_experiment_by_name("smoke")
+    assert [r.info.run_id for r in client.search_runs([exp.experiment_id])] == [restarted.run_id]
+    assert client.get_run(restarted.run_id).data.params == {"lr": "0.002"}
+
+
+def test_mlflow_without_the_package_names_the_extra(monkeypatch):
+    monkeypatch.setattr(scalars, "available", lambda package="tensorboard": package != "mlflow")
+    with pytest.raises(ValueError, match=r"pip install 'xmner\[mlflow\]'"):
+        load_experiment("smoke", ['log_with="mlflow"'])

@@ -32,9 +32,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--log-with",
-        choices=["tensorboard", "none"],
-        help="per-epoch loss, dev P/R/F1 and learning rate as TensorBoard event files in each "
-        "run directory (default: tensorboard when installed)",
+        choices=["tensorboard", "mlflow", "none"],
+        help="per-epoch loss, dev P/R/F1 and learning rate: TensorBoard event files in each run "
+        "directory, or MLflow runs in <out>/mlruns (default: tensorboard when installed)",
     )
     p.add_argument(
         "--dry-run",

@@ -93,7 +93,7 @@ class ExperimentConfig:
     jobs: int = 0  # cells trained at once, each in its own worker process (0: one per core)
     on_change: str = "recompute"  # inputs changed since a cell ran: recompute | refuse
     log_with: str = (
-        "auto"  # per-epoch TensorBoard scalars: auto (if installed) | tensorboard | none
+        "auto"  # per-epoch scalars: auto (tensorboard if installed) | tensorboard | mlflow | none
     )
     data: DataSection = field(default_factory=DataSection)
     translate: TranslateSection = field(default_factory=TranslateSection)
@@ -106,7 +106,7 @@ class ExperimentConfig:
         _one_of("data.images", self.data.images, ("none", "one", "all"))
         _one_of("embed.mode", self.embed.mode, ("train", "vec", "random"))
         _one_of("on_change", self.on_change, ("recompute", "refuse"))
-        scalars.enabled(self.log_with)  # an unknown value, or tensorboard not installed: an error
+        scalars.resolve(self.log_with)  # an unknown value, or its package missing: an error
         if self.jobs < 0:
             raise ValueError(f"jobs: expected a number of worker processes >= 1, got {self.jobs}")
         if len(set(self.seeds)) != len(self.seeds):

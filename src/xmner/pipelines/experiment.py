@@ -550,8 +550,17 @@ def _fit(ctx, model, cell, posts, dev, stage_cfg, run_dir, stage):
         model, train, dev_examples, model.collator(), stage_cfg, run_dir, stage, cell.seed,
         lengths=[len(p.tokens) for p in posts], dev_gold=[p.tags for p in dev],
         dev_lengths=[len(p.tokens) for p in dev], progress=ctx.cfg.progress, name=cell.name,
-        log_scalars=scalars.enabled(ctx.cfg.log_with),
+        log_to=_log_target(ctx, cell),
     )  # fmt: skip
+
+
+def _log_target(ctx, cell: Cell) -> scalars.Target:
+    """Where ``cell``'s stages log their per-epoch scalars (``log_with``)."""
+    tags = {"direction": cell.direction, "model": cell.model, "schedule": cell.schedule}
+    tags.update(seed=str(cell.seed), images=cell.images)
+    return scalars.Target(
+        scalars.resolve(ctx.cfg.log_with), str(ctx.out), Path(ctx.cfg.preset).stem, cell.name, tags
+    )
 
 
 def plan_cells(cfg: ExperimentConfig) -> list[Cell]:

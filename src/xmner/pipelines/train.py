@@ -187,14 +187,14 @@ def fit(
     on_epoch_end: Callable[[int], None] | None = None,
     progress: bool = False,
     name: str = "",
-    log_scalars: bool = False,
+    log_to: scalars.Target | None = None,
 ) -> StageResult:
     """Train ``model`` in place for one stage; resumes or skips from files in ``run_dir``.
 
     ``dev_gold`` (tag sequences of ``dev``) enables selection on dev F1. On return the model
     holds the selected weights. ``on_epoch_end`` is called after each epoch's state is saved.
     ``progress`` draws a bar (on a terminal) and prints a line per epoch naming ``name``;
-    ``log_scalars`` writes each epoch's scalars to ``run_dir/tensorboard/<stage>/``. Under a
+    ``log_to`` logs each epoch's scalars (TensorBoard or MLflow, ``xmner.scalars``). Under a
     data-parallel launch every process calls it; the main process alone writes files and shows
     progress (the others wait for it where they read them).
     """
@@ -216,7 +216,7 @@ def fit(
         return result
 
     main = distributed.is_main()
-    progress, log_scalars = progress and main, log_scalars and main
+    progress = progress and main
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision if torch.cuda.is_available() else "no"
     )
@@ -257,7 +257,7 @@ def fit(
         f"{name} · {stage}", cfg.epochs * per_epoch, "batches", what=what, every=1.0,
         initial=start_epoch * per_epoch, enabled=progress, ticker=False,
     ).start()  # fmt: skip
-    board = scalars.writer(run_dir / "tensorboard" / stage, start_epoch) if log_scalars else None
+    board = scalars.writer(log_to, run_dir, stage, start_epoch, asdict(cfg)) if main else None
     epochs_run, stopped = start_epoch, "cap"
     if cfg.patience and stale >= cfg.patience:  # killed after its last epoch was saved
         stopped = "patience"
@@ -326,7 +326,7 @@ def fit(
         log.info("%s %s epoch %d: %s", run_dir, stage, epoch, record)
         task.line(epoch_line(name, stage, record, cfg.epochs, best_f1, best_epoch))
         if board is not None:
-            scalars.log_epoch(board, record, optimizer.param_groups[0]["lr"])
+            board.log_epoch(record, optimizer.param_groups[0]["lr"])
         if on_epoch_end is not None:
             on_epoch_end(epoch)
         if cfg.patience and stale >= cfg.patience:
