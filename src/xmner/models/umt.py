@@ -310,6 +310,7 @@ class UMT(nn.Module):
         # enabling also hooks the embeddings' output to require grad (for adapters); that would
         # record a graph, and store activations, through the frozen bottom: remove the hook
         self.bert.disable_input_require_grads()
+        self.bert.config.use_cache = False  # an encoder keeps no cache; silences a warning
         top = list(self.bert.encoder.layer[self.config.freeze_bottom_layers :])
         heads = [m for m in self.modules() if isinstance(m, _Layer)]
         for layer in self.bert.encoder.layer:
