@@ -65,13 +65,14 @@ def twitter_posts(data_root) -> list[Post]:
 # ----------------------------------------------------------------------------- parity
 
 
-def _reference_model(fixtures_root, labels):
+def _reference_model(fixtures_root, labels, attn_implementation="sdpa"):
     root = fixtures_root / "umt-reference"
     ref = json.loads((root / "config.json").read_text())
     n1, n2, n3 = ref["cross_layers"]
     cfg = UMTConfig(
         bert_config=ref["bert"], region_dim=ref["region_dim"], regions=ref["regions"],
         txt2img_layers=n1, img2txt_layers=n2, txt2txt_layers=n3, freeze_bottom_layers=0,
+        attn_implementation=attn_implementation,
     )  # fmt: skip
     model = UMT(cfg, labels).eval()
     import_authors_checkpoint(model, root / "weights.safetensors")
@@ -89,13 +90,16 @@ def _reference_scores(model, fixtures_root):
     return out, x["input_mask"].bool()
 
 
-def test_parity_with_authors_model(fixtures_root):
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_parity_with_authors_model(fixtures_root, attn_implementation):
     from safetensors.torch import load_file
 
     model, ref = _reference_model(
         fixtures_root,
         json.loads((fixtures_root / "umt-reference" / "config.json").read_text())["real_labels"],
+        attn_implementation,
     )
+    assert model.bert.config._attn_implementation == attn_implementation
     out, mask = _reference_scores(model, fixtures_root)
     expected = load_file(str(fixtures_root / "umt-reference" / "expected.safetensors"))
     assert set(expected) == {"emissions", "classifier", "aux_emissions"}
@@ -312,6 +316,91 @@ def test_frozen_layers_keep_their_values(cmner_posts):
     opt.step()
     for n, p in model.named_parameters():
         assert torch.equal(p, before[n]) == (n in frozen), n
+
+
+def _layer_outputs(model) -> dict[str, torch.Tensor]:
+    """Records the output of the embeddings and of each encoder layer at every forward."""
+    outs: dict[str, torch.Tensor] = {}
+
+    def keep(name):
+        return lambda m, a, o: outs.__setitem__(name, o[0] if isinstance(o, tuple) else o)
+
+    model.bert.embeddings.register_forward_hook(keep("emb"))
+    for i, layer in enumerate(model.bert.encoder.layer):
+        layer.register_forward_hook(keep(f"layer{i}"))
+    return outs
+
+
+@pytest.mark.parametrize("budget", [0, 1])  # 1 MiB: most trainable layers recompute
+def test_frozen_bottom_builds_no_graph(cmner_posts, budget):
+    tok = make_tokenizer(cmner_posts)
+    bert = {**TINY_BERT, "num_hidden_layers": 3}
+    cfg = tiny_config(bert_config=bert, freeze_bottom_layers=2, activation_budget_mib=budget)
+    model = UMT(cfg, LABELS, tok).train()
+    outs = _layer_outputs(model)
+    loss = model.loss(model.collator()([(p, torch.randn(49, 16)) for p in cmner_posts[:4]]))
+    for name in ("emb", "layer0", "layer1"):  # frozen: no graph, so nothing stored for backward
+        assert not outs[name].requires_grad and outs[name].grad_fn is None, name
+    assert outs["layer2"].grad_fn is not None
+    recomputing = [x.gradient_checkpointing for x in model._recomputable]
+    assert any(recomputing) == bool(budget)
+    loss.backward()
+    for n, p in model.named_parameters():
+        frozen = n.startswith(
+            ("bert.embeddings.", "bert.encoder.layer.0.", "bert.encoder.layer.1.")
+        )
+        assert p.requires_grad != frozen, n
+        assert (p.grad is None) == frozen, n
+    assert model.bert.encoder.layer[2].attention.self.query.weight.grad.abs().sum() > 0
+
+
+def test_recomputing_gives_the_same_gradients_and_stores_less(cmner_posts):
+    tok = make_tokenizer(cmner_posts)
+    batch = [(p, torch.randn(49, 16)) for p in cmner_posts]
+    grads, stored = [], []
+    for budget in (0, 1):
+        torch.manual_seed(0)
+        model = UMT(tiny_config(freeze_bottom_layers=1, activation_budget_mib=budget), LABELS, tok)
+        model.train()
+        sizes = []
+
+        def pack(t, sizes=sizes):
+            sizes.append(t.numel() * t.element_size())
+            return t
+
+        torch.manual_seed(1)  # the same dropout masks; a recomputed layer replays its own
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = model.loss(model.collator()(batch))
+        loss.backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+        stored.append(sum(sizes))
+    assert grads[0].keys() == grads[1].keys()
+    for n in grads[0]:
+        torch.testing.assert_close(grads[1][n], grads[0][n], atol=1e-6, rtol=1e-5)
+    assert stored[1] < 0.5 * stored[0]
+
+
+def test_sdpa_and_eager_agree(cmner_posts):
+    tok = make_tokenizer(cmner_posts)
+    torch.manual_seed(0)
+    sdpa = UMT(tiny_config(), LABELS, tok).eval()
+    eager = UMT(tiny_config(attn_implementation="eager"), LABELS, tok).eval()
+    eager.load_state_dict(sdpa.state_dict())
+    assert eager.bert.config._attn_implementation == "eager"
+    batch = sdpa.collator()([(p, torch.randn(49, 16)) for p in cmner_posts])
+    batch["image_mask"][1] = False  # a post without an image: the masked cross-attention too
+    with torch.no_grad():
+        a, b = sdpa.scores(**_score_args(batch)), eager.scores(**_score_args(batch))
+    mask = batch["attention_mask"].bool()
+    for key in a:
+        torch.testing.assert_close(a[key][mask], b[key][mask], atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="attn_implementation"):
+        UMTConfig(attn_implementation="flash")
+
+
+def _score_args(batch):
+    keys = ("input_ids", "attention_mask", "regions", "image_mask", "token_type_ids")
+    return {k: batch[k] for k in keys if k in batch}
 
 
 @pytest.mark.parametrize("use_images", [True, False])

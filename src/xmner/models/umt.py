@@ -61,6 +61,10 @@ class UMTConfig:
     regions: int = 49
     max_len: int = 256  # sub-words, [CLS] and [SEP] included
     freeze_bottom_layers: int = 3  # embeddings + encoder layers 0..n-1 (mBERT in the paper)
+    attn_implementation: str = "sdpa"  # sdpa (fused kernel) | eager (explicit softmax, as theirs)
+    # Stored activations of a training batch, estimated: past this, the trainable layers recompute
+    # theirs in backward (same gradients, more time); 0: never (docs/umt.md, "Memory").
+    activation_budget_mib: int = 1536
     txt2img_layers: int = 1
     img2txt_layers: int = 1
     txt2txt_layers: int = 1
@@ -77,6 +81,14 @@ class UMTConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.freeze_bottom_layers < 0:
             raise ValueError(f"freeze_bottom_layers must be >= 0, got {self.freeze_bottom_layers}")
+        if self.attn_implementation not in ("sdpa", "eager"):
+            raise ValueError(
+                f"attn_implementation must be sdpa or eager, got {self.attn_implementation!r}"
+            )
+        if self.activation_budget_mib < 0:
+            raise ValueError(
+                f"activation_budget_mib must be >= 0, got {self.activation_budget_mib}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-ready dict."""
@@ -100,8 +112,9 @@ class UMTConfig:
 class _QKV(nn.Module):
     """Multi-head attention core: queries from one sequence, keys/values from another."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, eager: bool = False):
         super().__init__()
+        self.eager = eager
         self.heads = cfg.num_attention_heads
         if cfg.hidden_size % self.heads:
             raise ValueError(f"hidden size {cfg.hidden_size} not divisible by {self.heads} heads")
@@ -116,16 +129,20 @@ class _QKV(nn.Module):
         k = self.key(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
         v = self.value(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
         p = self.p if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p)
+        if self.eager:  # the authors' arithmetic: scores, softmax, dropout, weighted sum
+            scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + bias.to(q.dtype)
+            out = F.dropout(scores.softmax(-1), p) @ v  # (B, heads, T, h)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=p)
         return out.transpose(1, 2).reshape(b, t, h)
 
 
 class _Attention(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, eager: bool):
         from transformers.models.bert.modeling_bert import BertSelfOutput
 
         super().__init__()
-        self.self = _QKV(cfg)
+        self.self = _QKV(cfg, eager)
         self.output = BertSelfOutput(cfg)
 
     def forward(self, x: torch.Tensor, ctx: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -135,11 +152,14 @@ class _Attention(nn.Module):
 class _Layer(nn.Module):
     """A BERT layer whose attention reads keys/values from ``ctx`` (self-attention: ``x``)."""
 
-    def __init__(self, cfg):
+    #: recompute this layer's activations in backward instead of storing them (set per batch)
+    gradient_checkpointing = False
+
+    def __init__(self, cfg, eager: bool):
         from transformers.models.bert.modeling_bert import BertIntermediate, BertOutput
 
         super().__init__()
-        self.attention = _Attention(cfg)
+        self.attention = _Attention(cfg, eager)
         self.intermediate = BertIntermediate(cfg)
         self.output = BertOutput(cfg)
 
@@ -151,15 +171,21 @@ class _Layer(nn.Module):
 class _Stack(nn.Module):
     """``n`` layers; queries are updated, the context stays fixed (the authors' cross encoder)."""
 
-    def __init__(self, cfg, n: int):
+    def __init__(self, cfg, n: int, eager: bool = False):
         super().__init__()
-        self.layer = nn.ModuleList(_Layer(cfg) for _ in range(n))
+        self.layer = nn.ModuleList(_Layer(cfg, eager) for _ in range(n))
 
     def forward(
         self, x: torch.Tensor, ctx: torch.Tensor | None, bias: torch.Tensor
     ) -> torch.Tensor:
+        from torch.utils.checkpoint import checkpoint
+
         for layer in self.layer:
-            x = layer(x, x if ctx is None else ctx, bias)
+            c = x if ctx is None else ctx
+            if layer.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                x = checkpoint(layer, x, c, bias, use_reentrant=False)  # same dropout masks
+            else:
+                x = layer(x, c, bias)
         return x
 
 
@@ -199,14 +225,16 @@ def conversion_matrix(labels: list[str]) -> torch.Tensor:
 
 
 def build_encoder(config: UMTConfig) -> nn.Module:
-    """The BERT encoder: random from ``bert_config`` or pretrained from ``bert`` (hub id or dir)."""
+    """The BERT encoder: random from ``bert_config`` or pretrained from ``bert`` (hub id or dir),
+    with ``config.attn_implementation``'s attention kernel."""
     from transformers import AutoConfig, AutoModel
 
+    kw = {"add_pooling_layer": False, "attn_implementation": config.attn_implementation}
     if config.bert_config is not None:
         d = dict(config.bert_config)
         cfg = AutoConfig.for_model(d.pop("model_type", "bert"), **d)
-        return AutoModel.from_config(cfg, add_pooling_layer=False)
-    return AutoModel.from_pretrained(config.bert, add_pooling_layer=False)
+        return AutoModel.from_config(cfg, **kw)
+    return AutoModel.from_pretrained(config.bert, **kw)
 
 
 def _init_like_bert(module: nn.Module, std: float) -> None:
@@ -235,15 +263,16 @@ class UMT(nn.Module):
         if tokenizer is not None and len(tokenizer) > cfg.vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} entries, encoder {cfg.vocab_size}")
         h, d, n = cfg.hidden_size, config.region_dim, len(self.labels)
-        self.self_attention = _Stack(cfg, 1)  # span branch
-        self.self_attention_v2 = _Stack(cfg, 1)  # main branch
+        eager = config.attn_implementation == "eager"
+        self.self_attention = _Stack(cfg, 1, eager)  # span branch
+        self.self_attention_v2 = _Stack(cfg, 1, eager)  # main branch
         self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
         if config.use_images:
             self.vismap2text = nn.Linear(d, h)
             self.vismap2text_v2 = nn.Linear(d, h)
-            self.txt2img_attention = _Stack(cfg, config.txt2img_layers)
-            self.img2txt_attention = _Stack(cfg, config.img2txt_layers)
-            self.txt2txt_attention = _Stack(cfg, config.txt2txt_layers)
+            self.txt2img_attention = _Stack(cfg, config.txt2img_layers, eager)
+            self.img2txt_attention = _Stack(cfg, config.img2txt_layers, eager)
+            self.txt2txt_attention = _Stack(cfg, config.txt2txt_layers, eager)
             self.gate = nn.Linear(2 * h, h)
         self.classifier = nn.Linear(2 * h if config.use_images else h, n)
         self.aux_classifier = nn.Linear(h, len(SPAN_LABELS))
@@ -254,6 +283,7 @@ class UMT(nn.Module):
         self.aux_crf = CRFHead(len(SPAN_LABELS))
         self.register_buffer("trans_matrix", conversion_matrix(self.labels), persistent=False)
         self._freeze(config.freeze_bottom_layers)
+        self._recomputable = self._recomputable_layers()
         log.debug("UMT with %d labels (%d types), %s", n, types, self.config)
 
     def _freeze(self, n: int) -> None:
@@ -261,8 +291,50 @@ class UMT(nn.Module):
         if n > len(layers):
             raise ValueError(f"freeze_bottom_layers={n} but the encoder has {len(layers)} layers")
         if n > 0:
+            # Nothing below layer n then requires grad, so autograd records no graph there and
+            # stores none of its activations (tested): no torch.no_grad() split of BERT needed.
             for module in [self.bert.embeddings, *layers[:n]]:
                 module.requires_grad_(False)
+
+    def _recomputable_layers(self) -> list[nn.Module]:
+        """The trainable layers, bottom to top, each with a ``gradient_checkpointing`` switch."""
+        if not self.config.activation_budget_mib:
+            return []
+        if not getattr(self.bert, "supports_gradient_checkpointing", False):
+            log.warning("%s cannot recompute activations: activation_budget_mib ignored",
+                        type(self.bert).__name__)  # fmt: skip
+            return []
+        enable = getattr(self.bert, "activation_checkpointing_enable", None)
+        enable = enable or self.bert.gradient_checkpointing_enable  # transformers < 5.2x
+        enable({"use_reentrant": False})  # installs the checkpoint function; switched per batch
+        # enabling also hooks the embeddings' output to require grad (for adapters); that would
+        # record a graph, and store activations, through the frozen bottom: remove the hook
+        self.bert.disable_input_require_grads()
+        self.bert.config.use_cache = False  # an encoder keeps no cache; silences a warning
+        top = list(self.bert.encoder.layer[self.config.freeze_bottom_layers :])
+        heads = [m for m in self.modules() if isinstance(m, _Layer)]
+        for layer in self.bert.encoder.layer:
+            layer.gradient_checkpointing = False
+        return top + heads
+
+    def _plan_recompute(self, batch: int, length: int) -> int:
+        """Switch recomputing on for as many trainable layers as keep a training batch of
+        ``batch`` x ``length`` sub-words within the activation budget; returns how many."""
+        n = 0
+        if self._recomputable and self.training and torch.is_grad_enabled():
+            c = self.bert.config
+            # bytes a BERT layer stores per sub-word in training (fp32): about 12 hidden-sized
+            # and 2 intermediate-sized tensors, and per head the softmax output, its dropout
+            # mask and the dropped probabilities (measured within 10 % at 768 x 3072 x 12)
+            per = (
+                4 * (12 * c.hidden_size + 2 * c.intermediate_size)
+                + 9 * c.num_attention_heads * length
+            )
+            stored = self.config.activation_budget_mib * 2**20 // (batch * length * per)
+            n = max(0, len(self._recomputable) - int(stored))
+        for i, layer in enumerate(self._recomputable):
+            layer.gradient_checkpointing = i < n
+        return n
 
     def init_state(self) -> dict[str, Any]:
         """Labels and tokenizer files: with the config, what rebuilds this model (checkpoints)."""
@@ -298,6 +370,7 @@ class UMT(nn.Module):
 
         ``regions`` (B, R, D) and ``image_mask`` (B, R) are required when ``use_images``.
         """
+        self._plan_recompute(*input_ids.shape)
         seq = self.bert(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
         ).last_hidden_state  # (B, S, H)
