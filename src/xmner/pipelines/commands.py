@@ -169,12 +169,15 @@ def _toml_list(values: list[str]) -> str:
 
 def _plan_and_run(args: argparse.Namespace, extra: list[str], command: str) -> tuple[int, Any]:
     """The plan, then the run unless ``--dry-run``: (exit code, results or None)."""
+    from xmner.pipelines import distributed
     from xmner.pipelines.experiment import run_experiment
 
     cfg = _config(args, extra)
     if _plan(cfg, args.dry_run):
         return 0, None
     ran = _interruptible(run_experiment, cfg, command)
+    if ran is not None:
+        distributed.finish()  # every process of a launch leaves together
     return (EXIT_CODE, None) if ran is None else (0, ran)
 
 

@@ -107,3 +107,14 @@ def gather(items: list[Any]) -> list[Any]:
 
     state()  # set up with the CPU flag before accelerate's own PartialState() call
     return gather_object(items)
+
+
+def finish() -> None:
+    """Wait for every process, then close the launch's process group, so that none exits first.
+
+    A process that exits while gloo's threads of the group still run aborts (``terminate called
+    without an active exception``, SIGABRT), and the launcher then ends the others.
+    """
+    if active():
+        state().wait_for_everyone()
+        state().destroy_process_group()
