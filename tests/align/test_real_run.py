@@ -62,6 +62,12 @@ def test_run_directory_contents_and_cache(run, corpora):
     np.testing.assert_allclose(w @ w.T, np.eye(100), atol=1e-4)  # orthogonal
     again = build_aligned_space(*corpora, out, dim=100, epoch=5)
     assert again.cached and again.metrics == run.metrics
+    vecs = {p: p.stat().st_mtime_ns for p in out.glob("fasttext.*.vec")}
+    (out / "mapping.npy").write_bytes((out / "mapping.npy").read_bytes()[:-8])  # cut short
+    redone = build_aligned_space(*corpora, out, dim=100, epoch=5)
+    assert not redone.cached and redone.metrics.keys() == run.metrics.keys()  # realigned
+    assert abs(redone.metrics["criterion"] - run.metrics["criterion"]) < 0.01  # same vectors
+    assert {p: p.stat().st_mtime_ns for p in vecs} == vecs  # verified fastText vectors reused
 
 
 def test_acn_export_from_aligned_space(run, corpora, tmp_path):

@@ -28,6 +28,7 @@ from xmner.align.embeddings import (
 from xmner.align.evaluate import word_translation
 from xmner.align.export import induce_lexicon, write_lexicon
 from xmner.align.procrustes import Refinement, refine
+from xmner import manifest
 from xmner.io import atomic_open, content_hash, read_json, write_json
 from xmner.progress import Task, say
 
@@ -168,6 +169,10 @@ def _write_run(out, src_al, tgt_al, result, train, test, metrics, cfg, extra) ->
     write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
 
 
+#: The files of a finished run, checked whole against the folder's manifest before reuse.
+RUN_FILES = ("config.json", "metrics.json", "en.vec", "zh.vec", "mapping.npy")
+
+
 def build_aligned_space(
     en_texts: list[list[str]],
     zh_texts: list[list[str]],
@@ -187,7 +192,8 @@ def build_aligned_space(
     into it. The seed is CC-CEDICT (one-character headwords; plus identical strings when
     ``identical``) restricted to the 1000 most frequent words of each side (rare words of these
     small corpora have poor vectors), 20% of its source words held out for P@k. Cached: if
-    ``out_dir`` holds a finished run with the same key, it is loaded instead of recomputed.
+    ``out_dir`` holds a finished run with the same key whose files verify against its manifest,
+    it is loaded instead of recomputed (fastText vectors likewise, each on its own).
     ``progress`` prints the lines of ``fastText en``, ``fastText zh`` and ``alignment en -> zh``.
     """
     align = align or AlignConfig(dict_max_rank=1000)
@@ -205,7 +211,7 @@ def build_aligned_space(
         "lowercase_en": lowercase_en,
         "shared_space": "zh",
     }
-    if (out / "metrics.json").exists() and read_json(out / "config.json").get("key") == key:
+    if not manifest.damage(out, RUN_FILES) and read_json(out / "config.json").get("key") == key:
         log.info("aligned space cached in %s", out)
         if progress:
             say(f"fastText + alignment · cached in {out}")
@@ -222,6 +228,8 @@ def build_aligned_space(
         en, zh, seed, out, align, extra_train_pairs=extra_pairs, config_extra=extra,
         progress=progress, name="alignment en -> zh",
     )  # fmt: skip
+    for name in RUN_FILES:  # recorded last: a run cut short is recomputed, never half-loaded
+        manifest.record(out / name, out)
     log.info("aligned space in %s: P@1 csls %.3f", out, result.metrics["p_at_1_csls"])
     return result
 
@@ -229,11 +237,13 @@ def build_aligned_space(
 def _cached_fasttext(
     texts, cfg: FastTextConfig, path: Path, progress: bool, lang: str
 ) -> Embeddings:
-    if path.exists():
+    if manifest.usable(path):  # verified whole against the manifest, else deleted
         if progress:
             say(f"fastText {lang} · cached")
         return read_vec(path)
-    return train_fasttext(texts, cfg, out_vec=path, progress=progress, name=f"fastText {lang}")
+    vectors = train_fasttext(texts, cfg, out_vec=path, progress=progress, name=f"fastText {lang}")
+    manifest.record(path)
+    return vectors
 
 
 def _load_run(out: Path) -> AlignResult:
