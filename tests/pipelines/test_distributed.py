@@ -3,7 +3,6 @@
 import json
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from xmner.data.corpora import get_spec, load_split
 from xmner.data.corpus import read_corpus
 from xmner.eval.metrics import score
 from xmner.models import checkpoint
-from xmner.pipelines import artefacts, devices
+from xmner.pipelines import artefacts, devices, launcher
 from xmner.pipelines.train import BucketBatchSampler, predict
 
 POSTS = 16  # a split, in the launched run
@@ -73,14 +72,12 @@ def test_each_worker_claims_the_next_gpu(monkeypatch):
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "4" and counter.value == 4
 
 
-def _free_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
+def _launch(out: Path, data_root: Path, by: str) -> subprocess.CompletedProcess:
+    """``xmner train`` on 2 CPU processes (torchrun; gloo, no CUDA), launched ``by``:
 
-
-def _launch(out: Path, data_root: Path) -> subprocess.CompletedProcess:
-    """``accelerate launch`` of ``xmner train`` on 2 CPU processes (torchrun; gloo, no CUDA)."""
+    ``accelerate`` (``accelerate launch -m xmner.cli train ...``) or ``xmner`` (``xmner train
+    --launcher accelerate --num-processes 2 ...``, which runs the former itself).
+    """
     src = str(Path(xmner.__file__).resolve().parents[1])
     env = {
         **os.environ,
@@ -89,18 +86,18 @@ def _launch(out: Path, data_root: Path) -> subprocess.CompletedProcess:
         "OMP_NUM_THREADS": "1",
         "HF_HUB_OFFLINE": "1",
     }
-    launch = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
-        "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", _free_port(),
-    ]  # fmt: skip
     train = [
-        "-m", "xmner.cli", "train", "--preset", "smoke", "--out", str(out), "--data-dir",
-        str(data_root), "--direction", "en2zh", "--model", "acn", "--schedule", "SRC",
+        "train", "--preset", "smoke", "--out", str(out), "--data-dir", str(data_root),
+        "--direction", "en2zh", "--model", "acn", "--schedule", "SRC",
         "--set", 'embed.mode="random"', "--set", f"data.max_posts={POSTS}",
     ]  # fmt: skip
+    if by == "xmner":
+        command = [sys.executable, "-m", "xmner.cli", *train, "--launcher", "accelerate"]
+        command += ["--num-processes", "2"]
+    else:
+        command = launcher.launch_command(train, 2, launcher.free_port())
     return subprocess.run(
-        launch + train, env=env, capture_output=True, text=True, timeout=600, check=False
+        command, env=env, capture_output=True, text=True, timeout=600, check=False
     )
 
 
@@ -114,14 +111,15 @@ def _snapshot(run_dir: Path) -> dict[str, tuple[bytes, int]]:
 
 def test_two_processes_train_a_cell_once_and_resume(tmp_path, data_root):
     out = tmp_path / "runs"
-    run = _launch(out, data_root)
+    run = _launch(out, data_root, by="xmner")
     assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr.count("launching 2 processes with accelerate") == 1  # the children did not
     assert run.stdout.count("plan: preset smoke") == 1  # the main process alone prints
     assert run.stdout.count("en2zh acn SRC seed 1: P ") == 1
     run_dir = out / "en2zh" / "acn" / "SRC" / "seed1"
     results = json.loads((run_dir / "results.json").read_text())
     env = json.loads((out / "environment.json").read_text())
-    assert env["processes"] == 2
+    assert env["processes"] == 2  # recorded by a launched process: one per rank under torchrun
 
     # every file written once: no line of any manifest twice (two writers would record twins)
     for manifest in out.rglob("MANIFEST.jsonl"):
@@ -152,7 +150,7 @@ def test_two_processes_train_a_cell_once_and_resume(tmp_path, data_root):
 
     # the same command again: the cell is done and nothing in it is rewritten
     before = _snapshot(run_dir)
-    again = _launch(out, data_root)
+    again = _launch(out, data_root, by="accelerate")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "en2zh/acn/SRC seed 1  done" in again.stdout
     assert _snapshot(run_dir) == before
@@ -180,3 +178,45 @@ def test_each_process_resumes_from_its_own_generators(monkeypatch):
     monkeypatch.setattr(distributed, "world_size", lambda: 4)  # another launch size
     assert train._own_rng(state) == "main's"
     assert train._own_rng({"rng": "main's"}) == "main's"  # a one-process state
+
+
+def test_a_launched_process_does_not_launch_again(monkeypatch):
+    from xmner.cli import build_parser
+
+    for var in (launcher.LAUNCHED_ENV, "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    argv = ["train", "--direction", "en2zh", "--model", "acn", "--schedule", "-"]
+    args = build_parser().parse_args([*argv, "--launcher", "accelerate"])
+    assert launcher.wanted(args) and args.num_processes is None
+    assert not launcher.wanted(build_parser().parse_args(argv))  # --launcher none, the default
+    monkeypatch.setenv(launcher.LAUNCHED_ENV, "accelerate")  # what the launch's processes get
+    assert not launcher.wanted(args)
+    monkeypatch.delenv(launcher.LAUNCHED_ENV)
+    monkeypatch.setenv("WORLD_SIZE", "1")  # under accelerate launch or torchrun by hand
+    assert not launcher.wanted(args)
+    assert launcher.launch_env()[launcher.LAUNCHED_ENV] == "accelerate"
+
+
+def test_the_launch_runs_the_same_command_on_n_processes(monkeypatch):
+    argv = ["-v", "reproduce", "--preset", "smoke", "--launcher", "accelerate"]
+    command = launcher.launch_command(argv, 3, 29123)
+    assert command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
+    assert command[command.index("--num_processes") + 1] == "3"
+    assert command[command.index("--main_process_port") + 1] == "29123"
+    assert command[-len(argv) - 2 :] == ["-m", "xmner.cli", *argv]
+    monkeypatch.setattr(devices, "visible_gpus", lambda: ["0", "1", "3"])
+    assert launcher.default_processes() == 3  # one per GPU
+    monkeypatch.setattr(devices, "visible_gpus", lambda: [])
+    assert launcher.default_processes() == launcher.CPU_PROCESSES
+
+
+def test_a_dry_run_with_a_launcher_prints_the_plan_here(monkeypatch, capsys, tmp_path, data_root):
+    from xmner.cli import main
+
+    monkeypatch.delenv(launcher.LAUNCHED_ENV, raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(launcher, "relaunch", lambda *a: pytest.fail("launched on --dry-run"))
+    argv = ["train", "--preset", "smoke", "--out", str(tmp_path), "--data-dir", str(data_root)]
+    argv += ["--direction", "en2zh", "--model", "acn", "--schedule", "-", "--dry-run"]
+    assert main([*argv, "--launcher", "accelerate"]) == 0
+    assert "plan: preset smoke" in capsys.readouterr().out

@@ -2,8 +2,9 @@
 
 Tiny random Marian models (zh->en converted to CTranslate2), a tiny BERT for mBERT, a tiny
 ResNet-152-shaped backbone on real CMNER example images and generated Twitter JPEGs, MUSE-format
-``.vec`` files: both directions, both models, all four schedules, images ``all``, 20 posts a
-split, one epoch a stage. Slow (22 cells at the paper's model sizes; several CPU minutes).
+``.vec`` files: both directions, both models, all four schedules, images ``all``, ``POSTS``
+posts a split, one epoch a stage. Slow (22 cells; about a CPU minute, and several minutes on a
+shared machine): run in ``.ci/run`` after ``make test``.
 """
 
 import json
@@ -11,7 +12,7 @@ import json
 import pytest
 
 from xmner.cli import main
-from xmner.testing.paper_local import RUN_SIZE, build_paper_local, paper_argv
+from xmner.testing.paper_local import POSTS, RUN_SIZE, build_paper_local, paper_argv
 
 SCHEDULES = {"-": "target-only", "SRC": "SRC", "TGT": "TGT", "SRC&TGT": "SRC&TGT"}
 
@@ -28,8 +29,9 @@ def test_stand_ins_load_as_the_paper_preset_reads_them(tmp_path, data_root):
     from xmner.pipelines.config import load_experiment
     from xmner.translate.backends import is_ctranslate2_dir
 
-    local = build_paper_local(tmp_path, data_root, posts=8)
+    local = build_paper_local(tmp_path, data_root)
     cfg = load_experiment("paper", local.overrides() + RUN_SIZE)
+    assert (cfg.acn.config["hidden"], cfg.data.max_posts, cfg.threads) == (16, POSTS, 1)
     assert cfg.data.images == "all" and cfg.umt.bert == str(local.bert)
     assert cfg.translate.engine == "marian" and is_ctranslate2_dir(cfg.translate.model_zh2en)
     assert not is_ctranslate2_dir(cfg.translate.model_en2zh)
@@ -41,15 +43,16 @@ def test_stand_ins_load_as_the_paper_preset_reads_them(tmp_path, data_root):
     for vec, corpus in ((local.en_vec, "twitter2015"), (local.zh_vec, "cmner")):
         words = set(read_vec(vec).words)
         posts = load_split(corpus, "test", local.data)
-        assert len(posts) == 8 and {t for p in posts for t in p.tokens if t.split() == [t]} <= words
+        assert len(posts) == POSTS
+        assert {t for p in posts for t in p.tokens if t.split() == [t]} <= words
     ids = [p.id for p in load_split("cmner", "train", local.data)]
     examples = read_corpus(data_root / "cmner" / "example_text.txt")
-    assert len(set(ids)) == len(ids) == 8 and {p.id for p in examples} <= set(ids)
+    assert len(set(ids)) == len(ids) == POSTS and {p.id for p in examples} <= set(ids)
 
 
 @pytest.mark.slow
 def test_paper_command_on_local_stand_ins(tmp_path, data_root, capsys):
-    local = build_paper_local(tmp_path / "local", data_root, posts=20)
+    local = build_paper_local(tmp_path / "local", data_root)
     out = tmp_path / "runs"
     assert main(paper_argv(local, out)) == 0, capsys.readouterr().err
     report = out / "report"
@@ -72,6 +75,6 @@ def test_paper_command_on_local_stand_ins(tmp_path, data_root, capsys):
         for images in ("none", "one", "all"):
             cell = out / "table2" / model / images / "seed1" / "results.json"
             assert json.loads(cell.read_text(encoding="utf-8"))["images"] == images
-    # each image once through the local backbone (ACN and UMT share it): 60 generated Twitter
-    # JPEGs (20 posts x 3 splits) and the 25 real images of CMNER's six example posts
-    assert len(list((out / "cache" / "images").rglob("*.pt"))) == 60 + 25
+    # each image once through the local backbone (ACN and UMT share it): a generated Twitter
+    # JPEG for each post of the 3 splits and the 25 real images of CMNER's six example posts
+    assert len(list((out / "cache" / "images").rglob("*.pt"))) == 3 * POSTS + 25

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from xmner.interrupt import EXIT_CODE, sigterm_as_interrupt
+from xmner.pipelines import launcher
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -62,9 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep.add_argument("--seeds", type=int, nargs="+", help="e.g. --seeds 1 2 3")
     rep.add_argument(
         "--jobs",
-        type=_positive,
+        type=launcher.positive,
         help="cells trained at once, each in its own process (default: one per core)",
     )
+    launcher.add_arguments(rep)
     rep.set_defaults(handler=_reproduce)
 
     tr = sub.add_parser("train", help="train, select and test one cell")
@@ -73,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--model", choices=["acn", "umt"], required=True)
     tr.add_argument("--schedule", choices=["-", "SRC", "TGT", "SRC&TGT"], required=True)
     tr.add_argument("--seed", type=int, default=1)
+    launcher.add_arguments(tr)
     tr.set_defaults(handler=_train)
 
     rp = sub.add_parser("report", help="rebuild runs/report/ from the runs' results.json files")
@@ -111,13 +114,6 @@ def _config(args: argparse.Namespace, extra: list):
         if value:
             overrides.append(Override(f"{key}={_toml_str(value)}", f"{flag} {value}"))
     return load_experiment(args.preset, overrides + args.overrides)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of processes >= 1, got {value}")
-    return value
 
 
 def _toml_str(value: str) -> str:
@@ -172,7 +168,9 @@ def _plan_and_run(args: argparse.Namespace, extra: list[str], command: str) -> t
     from xmner.pipelines import distributed
     from xmner.pipelines.experiment import run_experiment
 
-    cfg = _config(args, extra)
+    cfg = _config(args, extra)  # a bad flag stops here, before any process is launched
+    if launcher.wanted(args) and not args.dry_run:
+        return launcher.relaunch(args.argv, args.num_processes), None
     if _plan(cfg, args.dry_run):
         return 0, None
     ran = _interruptible(run_experiment, cfg, command)

@@ -48,9 +48,19 @@ BERT = {
 }
 
 
-# What the test adds to the README's command to run small: one seed, one worker, 20 posts a
-# split, short translations, one epoch a stage.
-RUN_SIZE = ["data.max_posts=20", "translate.max_length=16", "progress=false"] + [
+POSTS = 8  # a split: CMNER's train split holds its six example posts and two more
+# What the test adds to the README's command to run small (the path stays the paper's: both
+# directions, both models, every schedule, images "all", the same translation engines and
+# backbones): one seed, one worker of one thread, POSTS posts a split, short translations, an
+# ACN of the smoke preset's widths, one epoch a stage, a short bootstrap.
+RUN_SIZE = [
+    f"data.max_posts={POSTS}",
+    "translate.max_length=16",
+    "progress=false",
+    "threads=1",
+    "bootstrap_samples=20",
+    "acn.config={char_dim = 8, char_filters = 4, char_out = 8, hidden = 16}",
+] + [
     f"{model}.{stage}.epochs=1"
     for model in ("acn", "umt")
     for stage in ("train", "pretrain", "finetune")
@@ -96,7 +106,7 @@ def paper_argv(local: PaperLocal, out: str | Path) -> list[str]:
     return argv
 
 
-def build_paper_local(out: str | Path, data_root: str | Path, posts: int = 20) -> PaperLocal:
+def build_paper_local(out: str | Path, data_root: str | Path, posts: int = POSTS) -> PaperLocal:
     """Write every stand-in under ``out`` from the corpora in ``data_root``; returns the paths."""
     out, data_root = Path(out), Path(data_root)
     corpora = _write_corpora(out / "data", data_root, posts)
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("out", help="folder to write the stand-ins to")
     p.add_argument("--data-dir", required=True, help="corpus root (CMNER with its examples)")
-    p.add_argument("--posts", type=int, default=20, help="posts a split (default 20)")
+    p.add_argument("--posts", type=int, default=POSTS, help=f"posts a split (default {POSTS})")
     args = p.parse_args(argv)
     local = build_paper_local(args.out, args.data_dir, args.posts)
     print(shlex.join(["xmner", *paper_argv(local, Path(args.out) / "runs")]))
