@@ -72,7 +72,7 @@ def _entries(word):
 
 
 def test_words_inside_names_take_their_shortest_gloss(zh_en):
-    # Real entries: 酒店 "wine shop / pub (public house) / hotel / ...", 城 "city walls / city",
+    # Real entries: 酒店 "wine shop / pub (public house) / hotel / ...",
     # 足球 "soccer ball / a football / soccer", 大会 "general assembly / ... / convention".
     hotel = _entries("酒店")
     assert [d for e in hotel for d in e["definitions"]][:3] == [
@@ -81,8 +81,11 @@ def test_words_inside_names_take_their_shortest_gloss(zh_en):
         "hotel",
     ]
     assert (best_gloss("酒店", hotel), short_gloss("酒店", hotel)) == ("wine shop", "hotel")
-    assert [short_gloss(w, _entries(w)) for w in ["城", "足球", "大会", "广场"]] == [
-        "city",
+    # a single character keeps its first sense: its shortest gloss is often another one
+    # (寺 "Buddhist temple / mosque", 胡 "...reckless", 城 "city walls / city")
+    assert [short_gloss(w, _entries(w)) for w in ["寺", "城", "足球", "大会", "广场"]] == [
+        "Buddhist temple",
+        "city walls",
         "soccer",
         "convention",
         "plaza",
@@ -98,7 +101,7 @@ def test_words_inside_names_take_their_shortest_gloss(zh_en):
     names = zh_en.for_entities()
     assert names.translate(["松江酒店", "莱斯特城", "广州足球俱乐部", "成都", "三星"]) == [
         "Songjiang hotel",
-        "Lester city",
+        "Lester city walls",
         "Canton soccer club",
         "Chengdu",
         "Samsung",
@@ -128,15 +131,16 @@ def test_entity_spans_use_the_entity_view_and_long_share_drops(zh_en, tmp_path):
     out, after = translate_corpus(
         [post], CachedTranslator(zh_en, cache), source="cmner", target="twitter2015"
     )
-    # "Beijing worldwide picture city" (4 tokens); 酒店 outside the entity stays "wine shop"
-    assert after.quality["entity_lengths"] == {"6+": {"4": 1}}
+    # "Beijing worldwide picture city walls" (5 tokens: 环球 "around the world" -> "worldwide";
+    # the single character 城 keeps "city walls"); 酒店 outside the entity stays "wine shop"
+    assert after.quality["entity_lengths"] == {"6+": {"5": 1}}
     assert (after.quality["long_entities"], after.quality["long_entity_share"]) == (0, 0.0)
     words = " ".join(out[0].tokens)
-    assert "Beijing worldwide picture city" in words and words.endswith("wine shop")
+    assert "Beijing worldwide picture city walls" in words and words.endswith("wine shop")
     # the span is cached under the entity view's own key, not the sentence engine's
     span = "北京环球影城"
     names_key = ("lexicon", zh_en.for_entities().model, "zh", "en")
-    assert cache.get(names_key, [span]) == {span: "Beijing worldwide picture city"}
+    assert cache.get(names_key, [span]) == {span: "Beijing worldwide picture city walls"}
     assert cache.get(("lexicon", zh_en.model, "zh", "en"), [span]) == {}
     cache.close()
 

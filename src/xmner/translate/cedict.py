@@ -131,11 +131,12 @@ def _candidates(word: str, entries: list[tuple[int, dict]]) -> list[tuple[tuple,
     return out
 
 
-def _pick(found: list[tuple[tuple, str, tuple]]) -> tuple[str, str]:
+def _pick(word: str, found: list[tuple[tuple, str, tuple]]) -> tuple[str, str]:
     """(best gloss, short gloss) among a word's candidates (see :func:`short_gloss`)."""
     _, gloss, (order, named, weak, *_) = min(found)
-    if len(found) == 1 or named or gloss[:1].isupper() and name_of(gloss) == gloss:
-        return gloss, gloss  # nothing else to take, a name, or a gloss that reads as one
+    reads_as_name = gloss[:1].isupper() and name_of(gloss) == gloss
+    if len(word) == 1 or len(found) == 1 or named or reads_as_name:
+        return gloss, gloss  # one character, nothing else to take, a name, or reads as one
     same = [
         (len(g.split()), g != gloss, qualified, pos, g)
         for _, g, (o, n, w, qualified, pos) in found
@@ -151,12 +152,14 @@ def best_gloss(word: str, entries: list[dict]) -> str | None:
 
 
 def short_gloss(word: str, entries: list[dict]) -> str | None:
-    """The gloss of ``word`` inside a name: the shortest (in words) clean gloss of the entry
+    """The gloss of ``word`` (two or more characters; a single character keeps its best gloss,
+    whose shortest one is often another sense: 寺 ``mosque``) inside a name: the shortest (in
+    words) clean gloss of the entry
     :func:`best_gloss` takes its gloss from; among equally short ones the best gloss itself,
     then an unqualified one before one with a parenthesis, then CC-CEDICT's order (酒店 ->
     ``hotel``, not ``wine shop`` or ``pub (public house)``; 和 stays ``and``); a name stays."""
     found = _candidates(word, list(enumerate(entries)))
-    return _pick(found)[1] if found else None
+    return _pick(word, found)[1] if found else None
 
 
 @lru_cache(maxsize=1)
@@ -214,7 +217,7 @@ def cedict_indexes() -> Indexes:
     for word, entries in by_word.items():
         found = _candidates(word, entries)
         if found:
-            zh_en[word], zh_en_names[word] = _pick(found)
+            zh_en[word], zh_en_names[word] = _pick(word, found)
     en_zh = {key: score[2] for key, score in best.items()}
     # Last resort for a word no gloss is: the best gloss it starts ("solar" -> "solar energy"),
     # under FIRST_WORD + word.
