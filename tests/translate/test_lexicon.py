@@ -8,11 +8,11 @@ import pytest
 
 from xmner import cli
 from xmner.data.corpora import load_split
-from xmner.data.corpus import read_corpus
+from xmner.data.corpus import Post, read_corpus
 from xmner.data.tags import orphan_positions
-from xmner.translate.cache import TranslationCache
-from xmner.translate.cedict import best_gloss, cedict_entries, clean_gloss, name_of
-from xmner.translate.corpus import translate_split
+from xmner.translate.cache import CachedTranslator, TranslationCache
+from xmner.translate.cedict import best_gloss, cedict_entries, clean_gloss, name_of, short_gloss
+from xmner.translate.corpus import translate_corpus, translate_split
 from xmner.translate.lexicon import LEXICON_VERSION, LexiconTranslator, read_lexicon
 from xmner.translate.placeholder import has_placeholder
 from xmner.translate.quality import CJK
@@ -67,6 +67,84 @@ def test_person_names_and_common_senses(zh_en):
     assert zh_en.translate(["西南科技大学"]) == ["southwest science and technology university"]
 
 
+def _entries(word):
+    return [e for e in cedict_entries() if word in (e["simplified"], e["traditional"])]
+
+
+def test_words_inside_names_take_their_shortest_gloss(zh_en):
+    # Real entries: 酒店 "wine shop / pub (public house) / hotel / ...",
+    # 足球 "soccer ball / a football / soccer", 大会 "general assembly / ... / convention".
+    hotel = _entries("酒店")
+    assert [d for e in hotel for d in e["definitions"]][:3] == [
+        "wine shop",
+        "pub (public house)",
+        "hotel",
+    ]
+    assert (best_gloss("酒店", hotel), short_gloss("酒店", hotel)) == ("wine shop", "hotel")
+    # a single character keeps its first sense: its shortest gloss is often another one
+    # (寺 "Buddhist temple / mosque", 胡 "...reckless", 城 "city walls / city")
+    assert [short_gloss(w, _entries(w)) for w in ["寺", "城", "足球", "大会", "广场"]] == [
+        "Buddhist temple",
+        "city walls",
+        "soccer",
+        "convention",
+        "plaza",
+    ]
+    # A one-word gloss stays (和 is "and", not the one-word "tie"); a name stays the name; a
+    # gloss that reads as a name stays (三八: not "foolish"); no shorter gloss: unchanged (园).
+    assert [short_gloss(w, _entries(w)) for w in ["和", "成都", "三八", "园"]] == [
+        "and",
+        "Chengdu",
+        "International Women's Day",
+        "land used for growing plants",
+    ]
+    names = zh_en.for_entities()
+    assert names.translate(["松江酒店", "莱斯特城", "广州足球俱乐部", "成都", "三星"]) == [
+        "Songjiang hotel",
+        "Lester city walls",
+        "Canton soccer club",
+        "Chengdu",
+        "Samsung",
+    ]
+    # outside entities the word keeps its first sense
+    assert zh_en.translate(["松江酒店", "莱斯特城"]) == ["Songjiang wine shop", "Lester city walls"]
+    assert names.model != zh_en.model and LEXICON_VERSION in names.model  # its own cache entries
+
+
+def test_entity_spans_use_the_entity_view_and_long_share_drops(zh_en, tmp_path):
+    class Plain:
+        """The same engine without an entity view (what every span got before v4)."""
+
+        engine, model, src, tgt = "lexicon", "plain", "zh", "en"
+
+        def translate(self, texts):
+            return zh_en.translate(texts)
+
+    text = "我在北京环球影城住酒店"
+    tags = ["O", "O", "B-LOC", "I-LOC", "I-LOC", "I-LOC", "I-LOC", "I-LOC", "O", "O", "O"]
+    post = Post("p", list(text), tags, [], "zh", "cmner")
+    _, before = translate_corpus([post], Plain(), source="cmner", target="twitter2015")
+    # "Beijing around the world picture city walls": 7 tokens, 1 long entity of 1
+    assert before.quality["entity_lengths"] == {"6+": {"6+": 1}}
+    assert before.quality["long_entity_share"] == 1.0
+    cache = TranslationCache(tmp_path / "c.sqlite")
+    out, after = translate_corpus(
+        [post], CachedTranslator(zh_en, cache), source="cmner", target="twitter2015"
+    )
+    # "Beijing worldwide picture city walls" (5 tokens: 环球 "around the world" -> "worldwide";
+    # the single character 城 keeps "city walls"); 酒店 outside the entity stays "wine shop"
+    assert after.quality["entity_lengths"] == {"6+": {"5": 1}}
+    assert (after.quality["long_entities"], after.quality["long_entity_share"]) == (0, 0.0)
+    words = " ".join(out[0].tokens)
+    assert "Beijing worldwide picture city walls" in words and words.endswith("wine shop")
+    # the span is cached under the entity view's own key, not the sentence engine's
+    span = "北京环球影城"
+    names_key = ("lexicon", zh_en.for_entities().model, "zh", "en")
+    assert cache.get(names_key, [span]) == {span: "Beijing worldwide picture city walls"}
+    assert cache.get(("lexicon", zh_en.model, "zh", "en"), [span]) == {}
+    cache.close()
+
+
 def test_names_cc_cedict_lacks_are_pinyin(zh_en):
     # 托雷斯 and 姆巴(佩) are in jieba's dictionary, not CC-CEDICT: no "ask thunder this".
     assert zh_en.translate(["托雷斯", "姆巴佩", "王俊凯"]) == ["Tuoleisi", "Mubapei", "Wang Junkai"]
@@ -83,6 +161,8 @@ def test_no_descriptive_glosses_or_stray_script(zh_en):
     out = zh_en.translate(["噶", "一个人", "你好呀", "个", "来了"])
     assert not any(CJK.search(o) or "phonetic" in o for o in out)
     assert out[1:4] == ["a person", "hello", "Ge"] and "come" in out[4]
+    # 岭's first entry is only "used only in 岭巆": the next entry's gloss is taken
+    assert zh_en.translate(["岭"]) == ["mountain range"]
 
 
 def test_inflected_english_and_function_words(en_zh):

@@ -30,7 +30,11 @@ NLLB_CODES = {"en": "eng_Latn", "zh": "zho_Hans"}
 
 @runtime_checkable
 class Translator(Protocol):
-    """A batch of source strings in, the same number of target strings out."""
+    """A batch of source strings in, the same number of target strings out.
+
+    An engine may also offer ``for_entities()``: the engine that entity spans, translated on
+    their own, go to (:func:`xmner.translate.corpus.for_entities`).
+    """
 
     def translate(self, texts: list[str]) -> list[str]: ...
 

@@ -109,6 +109,14 @@ class CachedTranslator:
         self.engine, self.model, self.src, self.tgt = cache_key(translator)
         self.hits = self.misses = 0
 
+    def for_entities(self) -> CachedTranslator:
+        """The cached engine for entity spans (its own cache entries when its model differs)."""
+        view = getattr(self.inner, "for_entities", None)
+        inner = view() if callable(view) else self.inner
+        if inner is self.inner:
+            return self
+        return CachedTranslator(inner, self.cache, chunk_size=self.chunk_size)
+
     def translate(self, texts: list[str]) -> list[str]:
         """Outputs for ``texts``: from the cache where present, else from the engine."""
         key = (self.engine, self.model, self.src, self.tgt)

@@ -16,6 +16,7 @@ import logging
 import math
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,14 @@ _SKIP_GLOSS = re.compile(
     re.IGNORECASE,
 )
 _DESCRIBES = re.compile(
-    r"phonetic|transliteration|\bmarker\b|\bparticle\b|\bclassifier|\bused in\b|^(old )?name of",
+    r"phonetic|transliteration|\bmarker\b|\bparticle\b|\bclassifier|\bused (only )?in\b"
+    r"|^(old )?name of",
     re.IGNORECASE,
 )
 _WEAK = re.compile(r"^\((bound form|literary|dialect|old|archaic|Tw|slang|coll)", re.IGNORECASE)
+# Not a word to put in a name: a pronunciation note ("Taiwan pr. [xin1]"), a reference ("same
+# as 江南水乡"), a suffix ("-er") or a symbol ("☷").
+_NO_WORD = re.compile(r"\bpr\b|^same as\b|^[^A-Za-z0-9]")
 _MINOR_PLACE = re.compile(r"\b(township|village|district|county|town|hamlet)\b", re.IGNORECASE)
 _NAME_GLUE = {"of", "de", "and", "la", "le", "du", "von", "van", "al", "bin", "da", "del"}
 
@@ -91,8 +96,12 @@ def usable(gloss: str) -> bool:
     return not (_SKIP_GLOSS.match(gloss) or _DESCRIBES.search(gloss))
 
 
-def _candidates(word: str, entries: list[tuple[int, dict]]) -> list[tuple[tuple, str]]:
-    """(rank, gloss) for every usable gloss of a word's entries; lowest rank reads best."""
+def _candidates(word: str, entries: list[tuple[int, dict]]) -> list[tuple[tuple, str, tuple]]:
+    """(rank, gloss, about) for every usable gloss of a word's entries; lowest rank reads best.
+
+    ``about`` is what :func:`short_gloss` needs: (entry order, whether the gloss is a name,
+    whether it is weak, whether CC-CEDICT qualifies it in parentheses, its position).
+    """
     multi = len(word) > 1
     out = []
     for order, entry in entries:
@@ -116,14 +125,41 @@ def _candidates(word: str, entries: list[tuple[int, dict]]) -> list[tuple[tuple,
                 rank = (1, *weak, int(work), order, pos, 0)
             else:
                 rank = (int(proper), *weak, 0, order, pos, 0)
-            out.append((rank, gloss))
+            # among equally short glosses of a name's word an unqualified one goes first: one
+            # CC-CEDICT qualifies in parentheses ("pub (public house)") is narrower or regional
+            out.append((rank, gloss, (order, bool(named), weak[0], "(" in raw, pos)))
     return out
+
+
+def _pick(word: str, found: list[tuple[tuple, str, tuple]]) -> tuple[str, str]:
+    """(best gloss, short gloss) among a word's candidates (see :func:`short_gloss`)."""
+    _, gloss, (order, named, weak, *_) = min(found)
+    reads_as_name = gloss[:1].isupper() and name_of(gloss) == gloss
+    if len(word) == 1 or len(found) == 1 or named or reads_as_name:
+        return gloss, gloss  # one character, nothing else to take, a name, or reads as one
+    same = [
+        (len(g.split()), g != gloss, qualified, pos, g)
+        for _, g, (o, n, w, qualified, pos) in found
+        if (o, n, w) == (order, False, weak) and not _NO_WORD.search(g)
+    ]
+    return gloss, min(same)[-1] if same else gloss
 
 
 def best_gloss(word: str, entries: list[dict]) -> str | None:
     """The gloss of ``word`` that reads best among ``entries`` (all of its CC-CEDICT entries)."""
     found = _candidates(word, list(enumerate(entries)))
     return min(found)[1] if found else None
+
+
+def short_gloss(word: str, entries: list[dict]) -> str | None:
+    """The gloss of ``word`` (two or more characters; a single character keeps its best gloss,
+    whose shortest one is often another sense: 寺 ``mosque``) inside a name: the shortest (in
+    words) clean gloss of the entry
+    :func:`best_gloss` takes its gloss from; among equally short ones the best gloss itself,
+    then an unqualified one before one with a parenthesis, then CC-CEDICT's order (酒店 ->
+    ``hotel``, not ``wine shop`` or ``pub (public house)``; 和 stays ``and``); a name stays."""
+    found = _candidates(word, list(enumerate(entries)))
+    return _pick(word, found)[1] if found else None
 
 
 @lru_cache(maxsize=1)
@@ -144,9 +180,17 @@ def surnames() -> frozenset[str]:
     )
 
 
+class Indexes(NamedTuple):
+    """The lexicon engine's CC-CEDICT tables."""
+
+    zh_en: dict[str, str]  # Chinese word -> its best gloss
+    zh_en_names: dict[str, str]  # Chinese word -> its gloss inside a name (short_gloss)
+    en_zh: dict[str, str]  # lower-cased English gloss -> Chinese word
+
+
 @lru_cache(maxsize=1)
-def cedict_indexes() -> tuple[dict[str, str], dict[str, str]]:
-    """(Chinese word -> English gloss, lower-cased English gloss -> Chinese word)."""
+def cedict_indexes() -> Indexes:
+    """The zh -> en tables (everywhere, inside names) and the en -> zh reverse index."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -169,11 +213,11 @@ def cedict_indexes() -> tuple[dict[str, str], dict[str, str]]:
                 key = variant.lower()
                 if key and len(key.split()) <= MAX_NGRAM and score > best.get(key, (-1e9,)):
                     best[key] = score
-    zh_en = {}
+    zh_en, zh_en_names = {}, {}
     for word, entries in by_word.items():
         found = _candidates(word, entries)
         if found:
-            zh_en[word] = min(found)[1]
+            zh_en[word], zh_en_names[word] = _pick(word, found)
     en_zh = {key: score[2] for key, score in best.items()}
     # Last resort for a word no gloss is: the best gloss it starts ("solar" -> "solar energy"),
     # under FIRST_WORD + word.
@@ -182,7 +226,7 @@ def cedict_indexes() -> tuple[dict[str, str], dict[str, str]]:
         if " " in key and len(first) > 3 and first.isalpha() and first not in en_zh:
             en_zh.setdefault(FIRST_WORD + first, score[2])
     log.info("CC-CEDICT index: %d zh words, %d en glosses", len(zh_en), len(en_zh))
-    return zh_en, en_zh
+    return Indexes(zh_en, zh_en_names, en_zh)
 
 
 # Characters of the standard transliteration of foreign names (费兰, 托雷斯, 姆巴佩 ...).

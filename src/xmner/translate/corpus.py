@@ -125,6 +125,13 @@ def _run(
     return out
 
 
+def for_entities(translator: Translator) -> Translator:
+    """The engine for entity spans translated on their own: the translator's ``for_entities()``
+    where it has one (the lexicon engine glosses words inside a name shortly), else itself."""
+    view = getattr(translator, "for_entities", None)
+    return view() if callable(view) else translator
+
+
 def _translate_text(text: str, table: dict[str, str], src: str, tgt: str) -> str:
     return join_sentences([table.get(s, "") for s in split_sentences(text, src)], tgt)
 
@@ -157,8 +164,9 @@ def translate_corpus(
         for p in posts
     ]
     requests = [s for m in masked for s in split_sentences(m.text, src)]
-    requests += [it.text for m in masked for it in m.items if it.kind == ENTITY]
-    total, done = len({r for r in requests if r.strip()}), 0  # what ``_run`` sends
+    spans = [it.text for m in masked for it in m.items if it.kind == ENTITY]
+    # what ``_run`` sends (entity spans go to the engine's entity view, see ``for_entities``)
+    total, done = len({r for r in requests if r.strip()}) + len({s for s in spans if s.strip()}), 0
 
     def tick(n: int) -> None:
         nonlocal done
@@ -169,6 +177,7 @@ def translate_corpus(
     tick(0)  # the total is known before the first chunk returns
 
     table = _run(translator, requests, tick)
+    names = _run(for_entities(translator), spans, tick)
     restored = [restore(_translate_text(m.text, table, src, tgt), m) for m in masked]
     retry = [i for i, r in enumerate(restored) if r.lost]
     used_fallback: set[int] = set()
@@ -188,7 +197,7 @@ def translate_corpus(
     report = TranslationReport(source.name, target.name, engine, model, posts=len(posts))
     report.fallbacks, report.fallbacks_failed = len(used_fallback), len(retry) - len(used_fallback)
     out_posts = _project_all(
-        posts, masked, restored, table, (src, tgt), target, mapping, drop_failed, report
+        posts, masked, restored, names, (src, tgt), target, mapping, drop_failed, report
     )
     return out_posts, report
 

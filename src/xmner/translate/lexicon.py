@@ -2,14 +2,16 @@
 
 zh -> en: jieba (with its HMM, which keeps unknown names whole) segments the text; each word
 takes its best CC-CEDICT gloss (:mod:`xmner.translate.cedict`: names as names, no descriptive
-glosses); particles and classifiers are dropped (a hand list); a word CC-CEDICT lacks is
-covered by its longest known pieces if jieba knows it, and is otherwise a name, written in
-pinyin. No Chinese character reaches the English output. en -> zh: Moses tokens (HTML entities
-unescaped, clitics such as ``don ' t`` joined), longest n-gram match first (up to 4 words)
-against the reverse index; a closed-class hand list for function words; a word not found is
-lemmatised with simplemma (``went`` -> ``go``) and tried again; unknown words (names) are
-copied. An optional ``src tgt`` lexicon file (one pair a line, as ``xmner align`` writes it)
-takes precedence over CC-CEDICT. Placeholders ``[E0]``/``[K0]`` pass through untouched.
+glosses; in an entity span, translated on its own by :meth:`LexiconTranslator.for_entities`,
+the shortest gloss of the word's entry: 酒店 -> ``hotel``, not ``wine shop``); particles and
+classifiers are dropped (a hand list); a word CC-CEDICT lacks is covered by its longest known
+pieces if jieba knows it, and is otherwise a name, written in pinyin. No Chinese character
+reaches the English output. en -> zh: Moses tokens (HTML entities unescaped, clitics such as
+``don ' t`` joined), longest n-gram match first (up to 4 words) against the reverse index; a
+closed-class hand list for function words; a word not found is lemmatised with simplemma
+(``went`` -> ``go``) and tried again; unknown words (names) are copied. An optional ``src tgt``
+lexicon file (one pair a line, as ``xmner align`` writes it) takes precedence over CC-CEDICT.
+Placeholders ``[E0]``/``[K0]`` pass through untouched.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from xmner.translate.placeholder import PLACEHOLDER_RE
 log = logging.getLogger(__name__)
 
 # Part of the engine's cache identity (``model``): bump it when the translation logic changes.
-LEXICON_VERSION = "3"
+LEXICON_VERSION = "4"
 __all__ = ["LEXICON_VERSION", "LexiconTranslator", "clean_gloss", "read_lexicon"]
 
 _ARTICLES = {"the", "a", "an"}
@@ -155,27 +157,38 @@ class LexiconTranslator:
 
     engine = "lexicon"
 
-    def __init__(self, src: str, tgt: str, lexicon_path: str | Path | None = None):
+    def __init__(
+        self, src: str, tgt: str, lexicon_path: str | Path | None = None, *, names: bool = False
+    ):
         if {src, tgt} != {"en", "zh"}:
             raise ValueError(f"lexicon engine translates en<->zh; got {src}->{tgt}")
-        self.src, self.tgt = src, tgt
+        self.src, self.tgt, self.lexicon_path = src, tgt, lexicon_path
+        self.names = names and src == "zh"  # en -> zh translates names like any text
         self.extra = read_lexicon(lexicon_path) if lexicon_path is not None else {}
-        self.model = f"cc-cedict-v{LEXICON_VERSION}"
+        self.model = f"cc-cedict-v{LEXICON_VERSION}" + ("-names" if self.names else "")
         if lexicon_path is not None:
             from xmner.io import file_hash
 
             self.model += f"+{Path(lexicon_path).name}:{file_hash(lexicon_path)}"
         self._table: dict[str, str] | None = None
 
+    def for_entities(self) -> LexiconTranslator:
+        """The engine for entity spans: zh -> en takes each word's gloss inside a name (the
+        shortest of its entry: 酒店 -> ``hotel``, not ``wine shop``); en -> zh is unchanged."""
+        if self.src != "zh" or self.names:
+            return self
+        return LexiconTranslator(self.src, self.tgt, self.lexicon_path, names=True)
+
     @property
     def table(self) -> dict[str, str]:
         """Source word -> target word; built on first use (a fully cached run never needs it)."""
         if self._table is None:
-            zh_en, en_zh = cedict_indexes()
+            index = cedict_indexes()
             if self.src == "zh":
+                zh_en = index.zh_en_names if self.names else index.zh_en
                 self._table = {**zh_en, **ZH_FUNCTION_WORDS, **self.extra}
             else:
-                self._table = {**en_zh, **FUNCTION_WORDS, **self.extra}
+                self._table = {**index.en_zh, **FUNCTION_WORDS, **self.extra}
         return self._table
 
     def translate(self, texts: list[str]) -> list[str]:
