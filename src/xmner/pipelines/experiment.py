@@ -292,6 +292,8 @@ def build_model(ctx: Context, model: str, use_images: bool, target: str) -> torc
         bigrams = res["bigrams"] if config.bigram_dim else None
         clusters = None
         if config.cluster_dim:  # the table loads only for a recipe that uses it
+            from xmner.models.clusters import build_cluster_vocab
+
             if "clusters" not in res:
                 res["clusters"] = build_cluster_vocab(_training_posts(ctx))
             clusters = res["clusters"]
