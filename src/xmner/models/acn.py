@@ -250,7 +250,8 @@ class ACN(nn.Module):
             self.seg_emb = nn.Embedding(len(SEG_TAGS), config.seg_dim, padding_idx=PAD_ID)
         self.char_cnn = CharCNN(len(chars), config) if config.use_chars else None
         char_out = config.char_out if config.use_chars else 0
-        lstm_in = config.word_dim + config.bigram_dim + config.seg_dim + config.cluster_dim + char_out
+        extra = config.bigram_dim + config.seg_dim + config.cluster_dim
+        lstm_in = config.word_dim + extra + char_out
         self.lstm = nn.LSTM(lstm_in, config.hidden // 2, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(config.dropout)
         self.coattention = (
@@ -451,8 +452,8 @@ class ACNCollator:
         if self.clusters is not None:
             cluster_ids = [[PAD_ID] * t for _ in pairs]
             for row, ((post, _), n) in enumerate(zip(pairs, lengths, strict=True)):
-                found = (self.cluster_index.get(token_cluster(tok), UNK_ID) for tok in post.tokens[:n])
-                cluster_ids[row][:n] = list(found)
+                found = [token_cluster(tok) for tok in post.tokens[:n]]
+                cluster_ids[row][:n] = [self.cluster_index.get(k, UNK_ID) for k in found]
             batch["cluster_ids"] = torch.tensor(cluster_ids)
         if self.use_images:
             regions = torch.zeros(b, self.regions, self.region_dim)
