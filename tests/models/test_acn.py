@@ -299,3 +299,35 @@ def test_word_dropout_reads_words_as_unk_in_training_only(cmner):
     assert torch.equal(model(batch), eval_out)
     with pytest.raises(ValueError, match="word_dropout must be in"):
         tiny(word_dropout=1.0)
+
+
+def test_clusters_reach_unseen_words_and_the_emissions(data_root, tmp_path):
+    """An English word never seen in training reads its Brown cluster's row; Chinese has none."""
+    pytest.importorskip("spacy_lookups_data")
+    from xmner.models import checkpoint
+    from xmner.models.clusters import NONE, build_cluster_vocab, token_cluster
+
+    # spaCy's table puts these first names in one cluster and leaves Chinese characters out
+    assert token_cluster("Hillary") == token_cluster("Kim") != NONE
+    assert token_cluster("hillary") == token_cluster("Hillary")  # lower-cased fallback
+    assert token_cluster("北") == NONE and token_cluster("qqzzxq") == NONE
+    train = [Post("a", ["Kim", "went", "home"], ["B-PER", "O", "O"])]
+    test = Post("b", ["Hillary", "went", "北"], ["B-PER", "O", "B-LOC"])
+    clusters = build_cluster_vocab(train)
+    assert clusters[:2] == [PAD, UNK] and token_cluster("Kim") in clusters
+    posts = train + [test]
+    cfg = tiny(False, cluster_dim=4)
+    model = ACN(cfg, LABELS, build_vocab(train), build_char_vocab(posts), None, None, clusters)
+    batch = model.eval().collator()([test])
+    ids = batch["cluster_ids"][0].tolist()
+    assert ids[0] == clusters.index(token_cluster("Kim"))  # unseen word, seen cluster
+    assert ids[2] == (clusters.index(NONE) if NONE in clusters else 1)
+    base = model(batch)
+    with torch.no_grad():
+        model.cluster_emb.weight[ids[0]] += 1.0
+    assert not torch.equal(model(batch), base)
+    checkpoint.save(tmp_path / "m.pt", model, {})
+    loaded = checkpoint.load(tmp_path / "m.pt").eval()
+    assert loaded.clusters == clusters and torch.equal(loaded(batch), model(batch))
+    with pytest.raises(ValueError, match="cluster vocabulary exactly when"):
+        ACN(cfg, LABELS, build_vocab(train), build_char_vocab(posts))

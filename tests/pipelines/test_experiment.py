@@ -240,6 +240,25 @@ def test_embeddings_and_vocabularies_never_see_dev_or_test_text(tmp_path, data_r
     assert set(ctx.resources["acn"]["chars"][2:]) <= train_chars
 
 
+def test_cluster_vocabulary_comes_from_training_posts_only(tmp_path, data_root, monkeypatch):
+    pytest.importorskip("spacy_lookups_data")
+    from xmner.models import clusters
+
+    seen = []
+    real = clusters.build_cluster_vocab
+    spy = lambda posts: seen.extend(posts) or real(seen)  # noqa: E731
+    monkeypatch.setattr(clusters, "build_cluster_vocab", spy)
+    cfg = _smoke(tmp_path, data_root, "data.max_posts=30", 'schedules=["-", "TGT"]',
+                 "acn.target_config.twitter2015.cluster_dim=4")  # fmt: skip
+    ctx = experiment.prepare(cfg)
+    model = experiment.build_model(ctx, "acn", False, "twitter2015")
+    expected = [p for (c, s), ps in ctx.corpora.items() if s == "train" for p in ps]
+    expected += [p for ps in ctx.translations.values() for p in ps]
+    assert [(p.id, p.lang) for p in seen] == [(p.id, p.lang) for p in expected]
+    assert model.config.cluster_dim == 4 and model.clusters == real(expected)
+    assert experiment.build_model(ctx, "acn", False, "cmner").clusters is None  # its own recipe
+
+
 def test_parallel_workers_give_the_results_of_one_process(tmp_path, data_root):
     overrides = ['directions=["en2zh"]', 'schedules=["-", "SRC"]', "data.max_posts=12"]
     serial, _ = experiment.run_experiment(_smoke(tmp_path / "one", data_root, *overrides))

@@ -31,6 +31,7 @@ from xmner.config import drop_legacy_keys
 from xmner.data.corpus import Post
 from xmner.models.attention import additive_scores, masked_softmax, ragged_additive_scores
 from xmner.models.bilstm import bilstm
+from xmner.models.clusters import token_cluster
 from xmner.models.crf import CRFHead
 from xmner.models.segment import SEG_TAGS, segment_tags
 from xmner.models.vocab import (
@@ -60,6 +61,7 @@ class ACNConfig:
     word_dim: int = 300
     bigram_dim: int = 0  # > 0: add a trained embedding of each token joined to the next
     seg_dim: int = 0  # > 0: add an embedding of the token's place in its jieba word (B/M/E/S)
+    cluster_dim: int = 0  # > 0: add an embedding of the token's English Brown cluster
     word_dropout: float = 0.0  # training only: share of words read as <unk> (teaches <unk>)
     use_chars: bool = True
     char_dim: int = 30
@@ -202,6 +204,7 @@ class ACN(nn.Module):
         chars: list[str],
         embeddings: torch.Tensor | None = None,
         bigrams: list[str] | None = None,
+        clusters: list[str] | None = None,
     ):
         super().__init__()
         check_vocab(words, "word vocabulary")
@@ -210,6 +213,10 @@ class ACN(nn.Module):
             raise ValueError("give a bigram vocabulary exactly when config.bigram_dim > 0")
         if bigrams is not None:
             check_vocab(bigrams, "bigram vocabulary")
+        if bool(config.cluster_dim) != (clusters is not None):
+            raise ValueError("give a cluster vocabulary exactly when config.cluster_dim > 0")
+        if clusters is not None:
+            check_vocab(clusters, "cluster vocabulary")
         if len(set(labels)) != len(labels) or not labels:
             raise ValueError(f"labels must be unique and non-empty, got {labels}")
         self.config, self.labels, self.words, self.chars = config, list(labels), words, chars
@@ -234,12 +241,17 @@ class ACN(nn.Module):
             with torch.no_grad():
                 nn.init.uniform_(self.bigram_emb.weight, -0.25, 0.25)
                 self.bigram_emb.weight[PAD_ID].zero_()
+        self.clusters = clusters
+        self.cluster_emb = None
+        if clusters is not None:
+            self.cluster_emb = nn.Embedding(len(clusters), config.cluster_dim, padding_idx=PAD_ID)
         self.seg_emb = None
         if config.seg_dim:
             self.seg_emb = nn.Embedding(len(SEG_TAGS), config.seg_dim, padding_idx=PAD_ID)
         self.char_cnn = CharCNN(len(chars), config) if config.use_chars else None
         char_out = config.char_out if config.use_chars else 0
-        lstm_in = config.word_dim + config.bigram_dim + config.seg_dim + char_out
+        extra = config.bigram_dim + config.seg_dim + config.cluster_dim
+        lstm_in = config.word_dim + extra + char_out
         self.lstm = nn.LSTM(lstm_in, config.hidden // 2, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(config.dropout)
         self.coattention = (
@@ -258,7 +270,7 @@ class ACN(nn.Module):
         c = self.config
         return ACNCollator(
             self.labels, self.words, self.chars, c.max_len, c.max_word_chars,
-            c.use_images, c.regions, c.region_dim, self.bigrams, bool(c.seg_dim),
+            c.use_images, c.regions, c.region_dim, self.bigrams, bool(c.seg_dim), self.clusters,
         )  # fmt: skip
 
     def init_state(self) -> dict[str, Any]:
@@ -268,6 +280,7 @@ class ACN(nn.Module):
             "words": self.words,
             "chars": self.chars,
             "bigrams": self.bigrams,
+            "clusters": self.clusters,
             "pretrained": self.pretrained,
         }
 
@@ -275,8 +288,8 @@ class ACN(nn.Module):
     def rebuild(cls, config: ACNConfig, state: dict[str, Any]) -> ACN:
         """An untrained model shaped like the one ``init_state`` described."""
         emb = torch.zeros(len(state["words"]), config.word_dim) if state["pretrained"] else None
-        bigrams = state.get("bigrams")
-        return cls(config, state["labels"], state["words"], state["chars"], emb, bigrams)
+        bigrams, clusters = state.get("bigrams"), state.get("clusters")
+        return cls(config, state["labels"], state["words"], state["chars"], emb, bigrams, clusters)
 
     # --- computation ----------------------------------------------------------------------
     def _batch(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -297,6 +310,8 @@ class ACN(nn.Module):
             x = torch.cat([x, self.bigram_emb(batch["bigram_ids"])], dim=-1)  # (B, T, E+G)
         if self.seg_emb is not None:
             x = torch.cat([x, self.seg_emb(batch["seg_ids"])], dim=-1)  # (B, T, E+G+S)
+        if self.cluster_emb is not None:
+            x = torch.cat([x, self.cluster_emb(batch["cluster_ids"])], dim=-1)  # (.., +K)
         if self.char_cnn is not None:
             x = torch.cat([x, self.char_cnn(batch["char_ids"], mask)], dim=-1)  # (B, T, E+50)
         x = self.dropout(x)
@@ -340,8 +355,8 @@ class ACNCollator:
 
     Keys: ``word_ids`` (B, T), ``char_ids`` (B, T, C), ``mask`` (B, T), ``lengths`` (B,),
     ``post_lengths`` (B,) before truncation, ``labels`` (B, T), with a bigram vocabulary
-    ``bigram_ids`` (B, T), with ``segments`` the jieba word places ``seg_ids`` (B, T), and with
-    images ``regions``
+    ``bigram_ids`` (B, T), with ``segments`` the jieba word places ``seg_ids`` (B, T), with a
+    cluster vocabulary ``cluster_ids`` (B, T), and with images ``regions``
     (B, R, D) and ``image_mask`` (B,). Words are looked up as written, then lower-cased,
     then as ``<unk>``.
     """
@@ -356,12 +371,14 @@ class ACNCollator:
     region_dim: int = 512
     bigrams: list[str] | None = None
     segments: bool = False
+    clusters: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.label_index = {t: i for i, t in enumerate(self.labels)}
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.char_index = {c: i for i, c in enumerate(self.chars)}
         self.bigram_index = {b: i for i, b in enumerate(self.bigrams or [])}
+        self.cluster_index = {k: i for i, k in enumerate(self.clusters or [])}
 
     def _word_id(self, token: str) -> int:
         wid = self.word_index.get(token)
@@ -432,6 +449,12 @@ class ACNCollator:
             for row, ((post, _), n) in enumerate(zip(pairs, lengths, strict=True)):
                 seg_ids[row][:n] = segment_tags(tuple(post.tokens))[:n]
             batch["seg_ids"] = torch.tensor(seg_ids)
+        if self.clusters is not None:
+            cluster_ids = [[PAD_ID] * t for _ in pairs]
+            for row, ((post, _), n) in enumerate(zip(pairs, lengths, strict=True)):
+                found = [token_cluster(tok) for tok in post.tokens[:n]]
+                cluster_ids[row][:n] = [self.cluster_index.get(k, UNK_ID) for k in found]
+            batch["cluster_ids"] = torch.tensor(cluster_ids)
         if self.use_images:
             regions = torch.zeros(b, self.regions, self.region_dim)
             for row, (_, reg) in enumerate(pairs):

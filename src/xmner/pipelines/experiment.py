@@ -290,7 +290,14 @@ def build_model(ctx: Context, model: str, use_images: bool, target: str) -> torc
             raw["word_dim"] = int(res["embeddings"].shape[1])
         config = from_dict(ACNConfig, raw, "acn.config")
         bigrams = res["bigrams"] if config.bigram_dim else None
-        return ACN(config, LABELS, res["words"], res["chars"], res["embeddings"], bigrams)
+        clusters = None
+        if config.cluster_dim:  # the table loads only for a recipe that uses it
+            from xmner.models.clusters import build_cluster_vocab
+
+            if "clusters" not in res:
+                res["clusters"] = build_cluster_vocab(_training_posts(ctx))
+            clusters = res["clusters"]
+        return ACN(config, LABELS, res["words"], res["chars"], res["embeddings"], bigrams, clusters)
     from xmner.models.umt import UMT, UMTConfig
 
     section = ctx.cfg.umt
