@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xmner import manifest
 from xmner.align import dictionary as dico
 from xmner.align.embeddings import (
     Embeddings,
@@ -28,7 +29,6 @@ from xmner.align.embeddings import (
 from xmner.align.evaluate import word_translation
 from xmner.align.export import induce_lexicon, write_lexicon
 from xmner.align.procrustes import Refinement, refine
-from xmner import manifest
 from xmner.io import atomic_open, content_hash, read_json, write_json
 from xmner.progress import Task, say
 
