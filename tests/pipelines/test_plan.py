@@ -79,3 +79,17 @@ def test_images_with_a_folder_for_one_corpus_says_the_other_runs_text_only(tmp_p
     assert "image region features" in text
     assert "no folder for twitter2015: its posts (and their translations) run text only" in text
     assert "no folder for cmner" not in text
+
+
+def test_train_plans_its_one_cell_even_with_cmner_images(tmp_path, data_root, capsys):
+    from xmner.cli import main
+
+    images = data_root / "cmner" / "example_images"
+    common = ["--preset", "smoke", "--out", str(tmp_path), "--data-dir", str(data_root),
+              "--set", f'data.image_dirs={{cmner="{images}"}}', "--dry-run"]  # fmt: skip
+    assert main(["reproduce", *common]) == 0
+    assert "images all" in capsys.readouterr().out  # reproduce plans CMNER's image ablation ...
+    args = ["train", *common, "--direction", "zh2en", "--model", "acn", "--schedule", "SRC"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "cells (1: 0 done, 1 to run)" in out and "images all" not in out  # ... train, one

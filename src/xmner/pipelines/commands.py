@@ -148,6 +148,7 @@ def _train(args: argparse.Namespace) -> int:
         Override(f"models={_toml_list([args.model])}", f"--model {args.model}"),
         Override(f"schedules={_toml_list([args.schedule])}", f"--schedule {args.schedule}"),
         Override(f"seeds=[{args.seed}]", f"--seed {args.seed}"),
+        Override("table2=false", "train (one cell)"),
     ]
     code, ran = _plan_and_run(args, extra, "train")
     if ran is not None and _main_process():

@@ -92,6 +92,7 @@ class ExperimentConfig:
     threads: int = 0  # torch CPU threads per worker (0: the cores shared among the workers)
     jobs: int = 0  # cells trained at once, each in its own worker process (0: one per core)
     on_change: str = "recompute"  # inputs changed since a cell ran: recompute | refuse
+    table2: bool = True  # CMNER's image ablation too, when data.image_dirs names its images
     log_with: str = (
         "auto"  # per-epoch scalars: auto (tensorboard if installed) | tensorboard | mlflow | none
     )

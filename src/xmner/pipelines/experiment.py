@@ -574,7 +574,8 @@ def plan_cells(cfg: ExperimentConfig) -> list[Cell]:
     """Every cell to run, longest first: Tables 3 and 4, then CMNER's image ablation (Table 2).
 
     Table 2 (text only, one image, all images averaged; target-only on CMNER) is planned
-    whenever ``data.image_dirs`` names CMNER's images.
+    whenever ``data.image_dirs`` names CMNER's images and ``table2`` is on (``xmner train``,
+    one cell, turns it off).
     """
     images = cfg.data.images
     order = {"SRC&TGT": 0, "TGT": 1, "SRC": 2, "-": 3}
@@ -585,7 +586,7 @@ def plan_cells(cfg: ExperimentConfig) -> list[Cell]:
         for model in cfg.models
         for seed in cfg.seeds
     ]
-    if cfg.data.image_dirs.get("cmner"):
+    if cfg.table2 and cfg.data.image_dirs.get("cmner"):
         cells += [
             Cell("en2zh", model, "-", seed, mode, table="table2")
             for model in cfg.models
