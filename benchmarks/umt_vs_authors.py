@@ -27,7 +27,8 @@ runs untimed, with the optimiser's state in place, so the peak memory is an epoc
 The authors' batches are all 256 long: their first batches after a seeded shuffle.
 Ablations (``xmner-eager``, ``xmner-unbucketed``, ``xmner-no-budget``) change one setting each;
 ``xmner-mmap`` runs ``xmner`` with glibc's ``MALLOC_MMAP_THRESHOLD_=131072``, which returns each
-freed tensor over 128 KiB to the system at once instead of keeping it in the heap.
+freed tensor over 128 KiB to the system at once instead of keeping it in the heap;
+``xmner-mmap4m`` the same over 4 MiB (activations of a long batch, not small buffers).
 """
 
 from __future__ import annotations
@@ -85,9 +86,13 @@ REGIMES = {
     "xmner-unbucketed": replace(XMNER, bucketed=False),
     "xmner-no-budget": replace(XMNER, budget=False),
     "xmner-mmap": XMNER,
+    "xmner-mmap4m": XMNER,
 }
 #: environment variables of a regime's process
-ENV = {"xmner-mmap": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
+ENV = {
+    "xmner-mmap": {"MALLOC_MMAP_THRESHOLD_": "131072"},
+    "xmner-mmap4m": {"MALLOC_MMAP_THRESHOLD_": str(4 << 20)},
+}
 
 
 def char_tokenizer(posts: list[Post]):
