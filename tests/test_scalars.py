@@ -117,6 +117,10 @@ def test_mlflow_resume_continues_the_run_without_logging_an_epoch_twice(tmp_path
     exp = client.get_experiment_by_name("smoke")
     assert [r.info.run_id for r in client.search_runs([exp.experiment_id])] == [restarted.run_id]
     assert client.get_run(restarted.run_id).data.params == {"lr": "0.002"}
+    # the cell recomputed (its inputs changed): its runs go with the files that held their ids
+    assert scalars.discard(tmp_path) == 1
+    assert client.get_run(restarted.run_id).info.lifecycle_stage == "deleted"
+    assert client.search_runs([exp.experiment_id]) == []
 
 
 def test_mlflow_without_the_package_names_the_extra(monkeypatch):

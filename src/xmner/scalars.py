@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from xmner.io import write_text
+
+log = logging.getLogger(__name__)
 
 CHOICES = ("auto", "tensorboard", "mlflow", "none")
 
@@ -178,3 +181,20 @@ def writer(
     if target.backend == "mlflow":
         return MlflowLogger(target, Path(run_dir), stage, first_epoch, params or {})
     raise ValueError(f"log backend: expected tensorboard, mlflow or none, got {target.backend!r}")
+
+
+def discard(run_dir: Path) -> int:
+    """Delete the MLflow runs of ``run_dir``'s stages (its work is being recomputed); how many."""
+    deleted = 0
+    for id_path in sorted(Path(run_dir).glob("*.mlflow.json")):
+        saved = json.loads(id_path.read_text())
+        try:
+            from mlflow.tracking import MlflowClient
+
+            if saved["tracking_uri"].startswith("file:"):
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+            MlflowClient(saved["tracking_uri"]).delete_run(saved["run_id"])
+            deleted += 1
+        except Exception as err:  # mlflow gone, or the run already deleted: keep recomputing
+            log.warning("could not delete MLflow run %s: %s", saved.get("run_id"), err)
+    return deleted

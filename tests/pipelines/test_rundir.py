@@ -67,7 +67,11 @@ def _one_line_error(capsys, argv) -> str:
     return err
 
 
-def test_changed_inputs_are_recomputed_or_refused(run, caplog):
+def test_changed_inputs_are_recomputed_or_refused(run, caplog, monkeypatch):
+    from xmner import scalars
+
+    discarded = []
+    monkeypatch.setattr(scalars, "discard", discarded.append)  # the cell's MLflow runs go too
     out, data = run / "runs", run / "data"
     first = json.loads((out / CELL / "results.json").read_text())
     test_file = data / "cmner" / "test.txt"
@@ -83,6 +87,7 @@ def test_changed_inputs_are_recomputed_or_refused(run, caplog):
     with caplog.at_level(logging.WARNING):
         (again,), _ = experiment.run_experiment(_cfg(out, data))  # recompute: the default
     assert "cmner/test.txt changed" in caplog.text
+    assert discarded == [out / CELL]  # once, on recompute (refusing keeps everything)
     assert again["inputs"]["cmner/test.txt"] != first["inputs"]["cmner/test.txt"]
     assert again["inputs"]["cmner/train.txt"] == first["inputs"]["cmner/train.txt"]
     assert read_corpus(out / again["gold_test"])[0].tags[:3] == ["B-LOC", "I-LOC", "I-LOC"]

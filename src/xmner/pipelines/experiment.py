@@ -443,6 +443,7 @@ def _reusable(ctx: Context, cell: Cell, run_dir: Path, key: str, used: dict[str,
             "--on-change recompute to recompute it, or use another --out"
         )
     log.warning("%s: inputs changed (%s); recomputing this cell", run_dir, what)
+    scalars.discard(run_dir)  # its MLflow runs describe the work that goes now
     for entry in run_dir.iterdir():
         if entry.name != locks.LOCK:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
