@@ -18,17 +18,18 @@ whatever else ran on the machine).
   here per-parameter ``clip_grad_norm_`` and ``AdamW(foreach=False)``).
 - ``xmner``: what the package does: the trainer's length-bucketed batches (``BucketBatchSampler``),
   padded to the longest post of the batch, fused attention (sdpa), the activation budget
-  (``UMTConfig.activation_budget_mib``), global clipping and the trainer's fused AdamW.
+  (``UMTConfig.activation_budget_mib``), global clipping, the trainer's fused AdamW, and on a
+  CPU glibc's mmap threshold fixed at ``UMTConfig.cpu_mmap_threshold_mib`` (4 MiB: freed
+  activations go back to the system instead of staying in the heap, ``xmner.allocator``).
 
 Bucketed, the timed batches sit at evenly spaced quantiles of the epoch's padded lengths (a
 stratified sample of the epoch), so ``--batches 3`` stands for the epoch's mix of short and long
 batches; the warm-up is the epoch's shortest batch, and after the timed ones the epoch's longest
 runs untimed, with the optimiser's state in place, so the peak memory is an epoch's worst batch.
 The authors' batches are all 256 long: their first batches after a seeded shuffle.
-Ablations (``xmner-eager``, ``xmner-unbucketed``, ``xmner-no-budget``) change one setting each;
-``xmner-mmap`` runs ``xmner`` with glibc's ``MALLOC_MMAP_THRESHOLD_=131072``, which returns each
-freed tensor over 128 KiB to the system at once instead of keeping it in the heap;
-``xmner-mmap4m`` the same over 4 MiB (activations of a long batch, not small buffers).
+Ablations (``xmner-eager``, ``xmner-unbucketed``, ``xmner-no-budget``, ``xmner-heap``: glibc's
+own growing threshold) change one setting each; ``xmner-mmap`` runs ``xmner-heap`` with glibc's
+``MALLOC_MMAP_THRESHOLD_=131072``, which returns each freed block over 128 KiB at once.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from typing import Any
 
 import torch
 
+from xmner import allocator
 from xmner.data.corpora import load_split
 from xmner.data.corpus import Post
 from xmner.data.tags import label_set
@@ -76,23 +78,21 @@ class Regime:
     bucketed: bool  # the trainer's length-bucketed batches
     budget: bool  # UMTConfig's activation budget (else 0: store everything)
     authors_optimizer: bool  # per-parameter clipping, per-tensor AdamW
+    heap: bool = False  # glibc's own mmap threshold (else UMTConfig's cpu_mmap_threshold_mib)
 
 
 XMNER = Regime(pad_to_max=False, attn="sdpa", bucketed=True, budget=True, authors_optimizer=False)
 REGIMES = {
-    "authors": Regime(True, "eager", False, False, True),
+    "authors": Regime(True, "eager", False, False, True, heap=True),
     "xmner": XMNER,
     "xmner-eager": replace(XMNER, attn="eager"),
     "xmner-unbucketed": replace(XMNER, bucketed=False),
     "xmner-no-budget": replace(XMNER, budget=False),
-    "xmner-mmap": XMNER,
-    "xmner-mmap4m": XMNER,
+    "xmner-heap": replace(XMNER, heap=True),
+    "xmner-mmap": replace(XMNER, heap=True),
 }
 #: environment variables of a regime's process
-ENV = {
-    "xmner-mmap": {"MALLOC_MMAP_THRESHOLD_": "131072"},
-    "xmner-mmap4m": {"MALLOC_MMAP_THRESHOLD_": str(4 << 20)},
-}
+ENV = {"xmner-mmap": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
 
 
 def char_tokenizer(posts: list[Post]):
@@ -145,6 +145,8 @@ def run_regime(
            {} if budget is None else {"activation_budget_mib": budget}),
     )  # fmt: skip
     model = UMT(config, LABELS, char_tokenizer(posts)).train()
+    if not regime.heap:  # what the trainer does on a CPU (pipelines/train.py: fit)
+        allocator.set_mmap_threshold(config.cpu_mmap_threshold_mib)
     params = [p for p in model.parameters() if p.requires_grad]
     if regime.authors_optimizer:
         optimizer = torch.optim.AdamW(params, lr=5e-5, foreach=False)

@@ -65,6 +65,10 @@ class UMTConfig:
     # Stored activations of a training batch, estimated: past this, the trainable layers recompute
     # theirs in backward (same gradients, more time); 0: never (docs/umt.md, "Memory").
     activation_budget_mib: int = 1536
+    # Training on a CPU with glibc: activations of 4 MiB or more go back to the system when
+    # freed instead of staying in the heap (peak 0.46 instead of 0.52 of the authors' regime,
+    # docs/umt.md); 0: the allocator's own threshold. Set for the whole training process.
+    cpu_mmap_threshold_mib: int = 4
     txt2img_layers: int = 1
     img2txt_layers: int = 1
     txt2txt_layers: int = 1
@@ -84,6 +88,10 @@ class UMTConfig:
         if self.attn_implementation not in ("sdpa", "eager"):
             raise ValueError(
                 f"attn_implementation must be sdpa or eager, got {self.attn_implementation!r}"
+            )
+        if self.cpu_mmap_threshold_mib < 0:
+            raise ValueError(
+                f"cpu_mmap_threshold_mib must be >= 0, got {self.cpu_mmap_threshold_mib}"
             )
         if self.activation_budget_mib < 0:
             raise ValueError(

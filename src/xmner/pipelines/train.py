@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xmner import manifest, scalars
+from xmner import allocator, manifest, scalars
 from xmner.eval.metrics import score
 from xmner.io import append_text, atomic_open, read_json, read_text, write_json, write_text
 from xmner.pipelines import distributed
@@ -220,6 +220,9 @@ def fit(
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision if torch.cuda.is_available() else "no"
     )
+    if accelerator.device.type == "cpu":  # a model may ask the C heap to keep less (UMT)
+        threshold = getattr(getattr(model, "config", None), "cpu_mmap_threshold_mib", 0)
+        allocator.set_mmap_threshold(threshold)
     torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed)

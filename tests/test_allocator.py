@@ -1,0 +1,44 @@
+"""glibc's mmap threshold from inside the process, and who asks for it (UMT training on a CPU)."""
+
+import sys
+
+import pytest
+import torch
+
+from xmner import allocator
+from xmner.models.umt import UMTConfig
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_threshold_is_set_on_glibc_and_zero_leaves_it():
+    assert allocator.set_mmap_threshold(4) is True
+    assert allocator.set_mmap_threshold(0) is False
+
+
+def test_umt_asks_for_4_mib_and_refuses_a_negative_one():
+    assert UMTConfig().cpu_mmap_threshold_mib == 4
+    with pytest.raises(ValueError, match="cpu_mmap_threshold_mib must be >= 0"):
+        UMTConfig(cpu_mmap_threshold_mib=-1)
+
+
+def test_fit_on_a_cpu_sets_the_models_threshold(tmp_path, monkeypatch):
+    from xmner.pipelines.train import StageConfig, fit
+
+    asked = []
+    monkeypatch.setattr(allocator, "set_mmap_threshold", asked.append)
+
+    class Toy(torch.nn.Module):
+        config = UMTConfig(cpu_mmap_threshold_mib=7)
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def loss(self, batch):
+            return (self.w - batch["x"]).pow(2).mean()
+
+    posts = [{"x": torch.tensor([1.0])}] * 4
+    collate = lambda xs: {"x": torch.cat([x["x"] for x in xs])}  # noqa: E731
+    cfg = StageConfig(epochs=1, batch_size=2, lr=0.1)
+    fit(Toy(), posts, [], collate, cfg, tmp_path, "train", seed=1, lengths=[1] * 4)
+    assert asked == [7]
