@@ -4,9 +4,15 @@ warm-up, resume and prediction order, checked against values worked out by hand.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import random
+import re
+import types
 from dataclasses import asdict
+from pathlib import PurePosixPath
 
+import numpy as np
 import pytest
 import torch
 
@@ -32,6 +38,7 @@ class Toy(torch.nn.Module):
         self.seen: list[list[int]] = []  # training batches, as example ids
         self.decoded: list[list[int]] = []  # prediction batches
         self.grad_enabled: list[bool] = []
+        self.script = SCRIPT
 
     def loss(self, batch: dict) -> torch.Tensor:
         self.seen.append(batch["ids"].tolist())
@@ -43,7 +50,7 @@ class Toy(torch.nn.Module):
     def decode(self, batch: dict) -> list[list[str]]:
         self.decoded.append(batch["ids"].tolist())
         self.grad_enabled.append(torch.is_grad_enabled())
-        k = SCRIPT[self.epoch()]
+        k = self.script[self.epoch()]
         return [["B-PER"] if i < k else ["O"] for i in batch["ids"].tolist()]
 
 
@@ -369,3 +376,185 @@ def test_drop_stage_lines_keeps_other_stages(tmp_path):
     train._drop_stage_lines(path, "a")
     assert path.read_text() == '{"stage": "b"}\n' and manifest.problem(path) is None
     assert train._stage_of('{"stage": "x"}') == "x" and train._stage_of("{") is None
+
+
+def test_log_lines_name_the_run_stage_epoch_and_why_it_stops(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="xmner.pipelines.train")
+
+    def hook(epoch):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit(Toy(), tmp_path, on_epoch_end=hook)
+    _fit(Toy(), tmp_path)
+    _fit(Toy(), tmp_path)
+    lines = [r.getMessage() for r in caplog.records if r.name == "xmner.pipelines.train"]
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
+    assert lines[0] == f"{tmp_path} train epoch 0: {record}"
+    assert lines[1] == f"{tmp_path}: resuming stage train at epoch 1"
+    assert [x[: len(f"{tmp_path} train epoch 1: ")] for x in lines[2:5]] == [
+        f"{tmp_path} train epoch {e}: " for e in (1, 2, 3)
+    ]
+    assert lines[5:] == [
+        f"{tmp_path} train: no dev improvement for 2 epochs; stopping",
+        f"{tmp_path}: stage train already finished; loaded its weights",
+    ]
+
+
+def test_a_stage_logs_its_scalars_from_the_epoch_it_resumes_at(tmp_path, monkeypatch):
+    from xmner import scalars
+
+    opened, logged = [], []
+
+    class Board:
+        def log_epoch(self, record, lr):
+            logged.append((record["epoch"], record["dev_f1"], lr))
+
+        def close(self):
+            logged.append("closed")
+
+    def writer(*args):
+        opened.append(args)
+        return Board()
+
+    monkeypatch.setattr(scalars, "writer", writer)
+    target = scalars.Target("tensorboard")
+
+    def hook(epoch):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    cfg = StageConfig(epochs=6, lr=LR, batch_size=2, patience=2)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(Toy(), tmp_path / "a" / "b", cfg, on_epoch_end=hook, log_to=target)  # new parents
+    _fit(Toy(), tmp_path / "a" / "b", cfg, log_to=target)
+    assert opened == [(target, tmp_path / "a" / "b", "train", s, asdict(cfg)) for s in (0, 1)]
+    assert logged == [(e, pytest.approx(F1[e]), pytest.approx(LR)) for e in range(4)] + ["closed"]
+
+
+def test_seconds_add_up_each_epochs_time(tmp_path, monkeypatch):
+    ticks = iter(0.125 * i for i in range(1000))  # each reading of the clock: 1/8 s later
+    monkeypatch.setattr(train, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    result = _fit(Toy(), tmp_path)
+    # an epoch reads the clock twice: 0.125 s each, summed over epochs, rounded to 2 decimals
+    assert [x["seconds"] for x in _lines(tmp_path)] == [0.12, 0.25, 0.38, 0.5]
+    assert result.seconds == 0.5
+    ticks = iter(0.0625 * i for i in range(1000))
+    monkeypatch.setattr(train, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    assert _fit(Toy(), tmp_path / "b").seconds == 0.25 and _lines(tmp_path / "b")[0]["seconds"] \
+        == 0.06  # fmt: skip
+
+
+def test_one_batch_warm_up_and_its_loss(tmp_path):
+    # one step in all: warm-up over 1 step (rate 1/1), the loss the mean over that one batch
+    cfg = StageConfig(epochs=1, lr=LR, batch_size=2, warmup=1.0, select=False)
+    model = Toy()
+    fit(model, [0, 1], [], collate, cfg, tmp_path, "s", 1, [1, 1])
+    assert model.w.item() == pytest.approx(LR, rel=1e-5)
+    assert _lines(tmp_path)[0]["loss"] == pytest.approx(2.0)
+
+
+def test_training_seeds_python_numpy_and_torch_from_the_seed(tmp_path):
+    class Drawing(Toy):
+        def loss(self, batch):
+            if not self.seen:
+                self.draws = (random.random(), float(np.random.rand()), torch.rand(1).item())
+            return super().loss(batch)
+
+    cfg = StageConfig(epochs=1, lr=LR, batch_size=2, select=False)
+    draws = []
+    for run in ("a", "b"):
+        random.seed(run)  # other states before each run
+        np.random.seed(len(run) + len(draws))
+        torch.manual_seed(len(draws) + 5)
+        model = Drawing()
+        fit(model, list(range(6)), [], collate, cfg, tmp_path / run, "s", 3, [1] * 6)
+        draws.append(model.draws)
+    assert draws[0] == draws[1]
+
+
+def test_dev_is_decoded_longest_first(tmp_path):
+    model = Toy()
+    cfg = StageConfig(epochs=1, lr=LR, batch_size=2, eval_batch_size=2)
+    fit(model, list(range(6)), list(range(4)), collate, cfg, tmp_path, "s", 1, [1] * 6,
+        dev_gold=GOLD, dev_lengths=[1, 4, 2, 3])  # fmt: skip
+    assert model.decoded == [[1, 3], [2, 0]]
+
+
+def test_a_stage_that_never_scores_above_zero_says_so(tmp_path, capsys):
+    model = Toy()
+    model.script = [0] * 6
+    result = _fit(model, tmp_path, progress=True, name="z")
+    assert (result.best_epoch, result.best_dev_f1, result.epochs_run) == (0, 0.0, 3)
+    assert capsys.readouterr().err.splitlines()[-1].endswith(" · best dev F1 0.0 @ 1")
+    cfg = StageConfig(epochs=1, lr=LR, batch_size=2, select=False)
+    fit(Toy(), [0, 1], [], collate, cfg, tmp_path / "n", "s", 1, [1, 1], progress=True, name="n")
+    assert re.fullmatch(r"n · s · 1/1 batches · done in [^·]+", capsys.readouterr().err
+                        .splitlines()[-1])  # fmt: skip
+
+
+def test_under_a_launch_the_loss_is_reduced_and_each_process_keeps_its_generators(
+    tmp_path, monkeypatch
+):
+    from xmner.pipelines import distributed
+    from xmner.pipelines.resume import rng_state
+
+    single = Toy()
+    _fit(single, tmp_path / "single", StageConfig(epochs=2, lr=LR, batch_size=2))
+    state = torch.load(tmp_path / "single" / "train.best.pt", weights_only=True)
+    assert set(state) == {"w"}
+    monkeypatch.setattr(distributed, "active", lambda: True)  # a launch of one process
+    saved = []
+
+    def hook(epoch):
+        saved.append(torch.load(tmp_path / "launch" / "train.state.pt", weights_only=True))
+        saved[-1]["now"] = rng_state()
+
+    _fit(Toy(), tmp_path / "launch", StageConfig(epochs=2, lr=LR, batch_size=2),
+         on_epoch_end=hook)  # fmt: skip
+    strip = [{k: v for k, v in x.items() if k != "seconds"} for x in _lines(tmp_path / "single")]
+    assert [{k: v for k, v in x.items() if k != "seconds"} for x in _lines(tmp_path / "launch")] \
+        == strip  # the same mean loss, exactly: the sums reduced in float64  # fmt: skip
+    for s in saved:
+        assert len(s["rng_ranks"]) == 1
+        assert torch.equal(s["rng_ranks"][0]["torch"], s["now"]["torch"])
+        assert torch.equal(s["rng_ranks"][0]["python"], s["now"]["python"])
+    monkeypatch.undo()
+    cut = []
+
+    def kill(epoch):
+        cut.append(torch.load(tmp_path / "one" / "train.state.pt", weights_only=True))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit(Toy(), tmp_path / "one", on_epoch_end=kill)
+    assert "rng_ranks" not in cut[0] and "rng" in cut[0]  # one process: the main's only
+
+
+def test_predict_batches_of_sixty_four_by_default():
+    model = Toy()
+    model.w.data.fill_(STEPS * LR)
+    predict(model, list(range(65)), collate)
+    assert [len(b) for b in model.decoded] == [64, 1]
+
+
+def test_optimizer_is_not_fused_for_complex_parameters():
+    model = torch.nn.Module()
+    model.z = torch.nn.Parameter(torch.zeros(2, dtype=torch.complex64))
+    assert train._optimizer(model, StageConfig()).param_groups[0]["fused"] is False
+
+
+def test_pickled_objects_are_refused_not_loaded(tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save({"a": PurePosixPath("x")}, path)
+    manifest.record(path)
+    with pytest.raises(ValueError, match=r"w\.pt: not a readable weights file \(UnpicklingError\)"):
+        train.load_weights(path)
+
+
+def test_a_sampler_reads_epoch_zero_until_told_otherwise():
+    sampler = BucketBatchSampler(list(range(20)), batch_size=3, seed=2, pool=1)
+    first = list(sampler)
+    sampler.set_epoch(0)
+    assert list(sampler) == first
