@@ -163,6 +163,7 @@ def test_scheduler_factors_by_step():
     # fewer steps than one of warm-up: no warm-up, decay from the first step
     assert factors(0.1, 5, 6) == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2, 0.0])
     assert factors(1.0, 2, 2) == pytest.approx([0.5, 1.0])  # all warm-up
+    assert factors(0.5, 2, 2) == pytest.approx([1.0, 1.0])  # one step of each
 
 
 def test_optimizers_by_name():
@@ -294,6 +295,8 @@ def test_resumed_progress_says_where_it_resumes(tmp_path, capsys):
     started = "started (6 epochs of 3 batches, resuming at epoch 2)"
     assert err[0] == f"{tmp_path.name} · train · {started}"
     assert err[1].startswith(f"{tmp_path.name} · train epoch 2/6 · ")
+    # the count goes on from the 3 batches of the epoch before the interruption
+    assert err[-1].startswith(f"{tmp_path.name} · train · 12/18 batches · done in ")
 
 
 def test_predict_decodes_longest_first_and_answers_in_input_order():
@@ -372,9 +375,10 @@ def test_drop_stage_lines_keeps_other_stages(tmp_path):
     path.write_text('{"stage": "b"}\n{"stage": "c"}\n')
     train._drop_stage_lines(path, "a")
     assert manifest.problem(path) is not None  # nothing dropped: not rewritten nor recorded
-    path.write_text('{"stage": "a"}\n{"stage": "b"}\n{"epoch": 1}\n{"sta')
+    path.write_text('{"stage": "a"}\n{"stage": "b"}\n{"epoch": 1}\n{"stage": "c"}\n{"sta')
     train._drop_stage_lines(path, "a")
-    assert path.read_text() == '{"stage": "b"}\n' and manifest.problem(path) is None
+    assert path.read_text() == '{"stage": "b"}\n{"stage": "c"}\n'
+    assert manifest.problem(path) is None
     assert train._stage_of('{"stage": "x"}') == "x" and train._stage_of("{") is None
 
 
@@ -442,6 +446,9 @@ def test_seconds_add_up_each_epochs_time(tmp_path, monkeypatch):
     assert result.seconds == 0.5
     ticks = iter(0.0625 * i for i in range(1000))
     monkeypatch.setattr(train, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    cfg = StageConfig(epochs=3, lr=LR, batch_size=2, select=False)
+    assert _fit(Toy(), tmp_path / "c", cfg).seconds == 0.19  # 0.1875, the stage's own rounding
+    ticks = iter(0.0625 * i for i in range(1000))
     assert _fit(Toy(), tmp_path / "b").seconds == 0.25 and _lines(tmp_path / "b")[0]["seconds"] \
         == 0.06  # fmt: skip
 
@@ -558,3 +565,20 @@ def test_a_sampler_reads_epoch_zero_until_told_otherwise():
     first = list(sampler)
     sampler.set_epoch(0)
     assert list(sampler) == first
+
+
+def test_without_cuda_mixed_precision_is_off(tmp_path, monkeypatch):
+    # bf16 autocast works on CPUs too; the stage asks for it only on a GPU
+    class Matmul(Toy):
+        def loss(self, batch):
+            self.seen.append(batch["ids"].tolist())
+            third = torch.full((1, 1), 1 / 3)
+            return batch["ids"].numel() - (self.w.view(1, 1) @ third).sum()
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    losses = []
+    for mixed in ("no", "bf16"):
+        cfg = StageConfig(epochs=1, lr=LR, batch_size=2, select=False, mixed_precision=mixed)
+        fit(Matmul(), list(range(6)), [], collate, cfg, tmp_path / mixed, "s", 1, [1] * 6)
+        losses.append(_lines(tmp_path / mixed)[0]["loss"])
+    assert losses[1] == losses[0] == pytest.approx(2 - LR / 3, rel=1e-6)
