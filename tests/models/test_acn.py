@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -186,19 +187,37 @@ def test_random_embeddings_are_uniform_quarter_and_trained(cmner):
     assert not torch.equal(model.word_emb.weight, before)
 
 
-def test_build_from_align_export(cmner, tmp_path):
+def test_build_from_align_export(cmner, tmp_path, caplog):
     words = build_vocab(cmner)
     (tmp_path / "acn_vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
     matrix = np.random.default_rng(0).uniform(-1, 1, (len(words), 20)).astype(np.float32)
     np.save(tmp_path / "acn_embeddings.npy", matrix)
+    caplog.set_level(logging.INFO, logger="xmner.models.acn")
     model = build_acn(tiny(), LABELS, cmner, vocab_path=tmp_path / "acn_vocab.txt",
                       embeddings_path=tmp_path / "acn_embeddings.npy")  # fmt: skip
+    assert caplog.messages == [f"word_dim 16 -> 20 from {tmp_path / 'acn_embeddings.npy'}"]
     assert model.config.word_dim == 20 and model.words == words and model.pretrained
     assert np.array_equal(model.word_emb.weight.detach().numpy(), matrix)
     assert not model.word_emb.weight.requires_grad
     np.save(tmp_path / "short.npy", matrix[:-1])
     with pytest.raises(ValueError, match=r"expected a \(\d+, E\) matrix"):
         load_embeddings(tmp_path / "acn_vocab.txt", tmp_path / "short.npy")
+
+
+def test_build_without_export_takes_words_and_chars_from_the_posts():
+    posts = [Post("a", ["ab", "ab", "c"], ["O"] * 3), Post("b", ["ab", "d"], ["B-PER", "O"])]
+    config = tiny()
+    model = build_acn(config, LABELS, posts)  # min_count 1: every word and character
+    assert model.config is config and model.labels == LABELS and not model.pretrained
+    assert model.words == ["<pad>", "<unk>", "ab", "c", "d"]
+    assert model.chars == ["<pad>", "<unk>", "a", "b", "c", "d"]
+    twice = build_acn(config, LABELS, posts, min_count=2)
+    assert (twice.words, twice.chars) == (["<pad>", "<unk>", "ab"], ["<pad>", "<unk>", "a", "b"])
+    for given in ({"vocab_path": "v.txt"}, {"embeddings_path": "e.npy"}):
+        with pytest.raises(
+            ValueError, match="^give both vocab_path and embeddings_path, or neither$"
+        ):
+            build_acn(config, LABELS, posts, **given)
 
 
 # --- vocab and collator ----------------------------------------------------------------
