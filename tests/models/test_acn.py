@@ -169,6 +169,15 @@ def test_word_dropout_replaces_about_its_share_of_real_words_only():
     assert torch.equal(ids[mask][kept], batch["word_ids"][mask][kept])
 
 
+def test_without_word_dropout_training_draws_no_random_numbers():
+    # a run without word dropout keeps the random stream of its other dropout masks
+    model = ACN(tiny(use_images=False), LABELS, [PAD, UNK, "a"], [PAD, UNK, "a"]).train()
+    batch = model.collator()([Post("a", ["a", "a"], ["O", "O"])])
+    state = torch.get_rng_state()
+    model(batch)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_emissions_add_the_multimodal_term_to_the_text_ones():
     posts = [Post("a", ["a", "b", "c"], ["O"] * 3)]
     model = ACN(tiny(), LABELS, [PAD, UNK, *"abc"], [PAD, UNK, *"abc"]).eval()
