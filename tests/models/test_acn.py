@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 from xmner.data.corpora import load_split
 from xmner.data.corpus import Post
 from xmner.data.tags import label_set
-from xmner.models.acn import ACN, ACNConfig, build_acn
+from xmner.models.acn import ACN, ACNCollator, ACNConfig, CharCNN, build_acn
 from xmner.models.attention import additive_scores, masked_softmax, ragged_additive_scores
 from xmner.models.vocab import PAD, UNK, build_char_vocab, build_vocab, load_embeddings
 
@@ -132,6 +133,69 @@ def test_char_cnn_ignores_character_padding():
     torch.testing.assert_close(padded, tight, rtol=0, atol=1e-6)
 
 
+def test_char_cnn_pools_exactly_the_windows_holding_a_character():
+    # each word convolved alone (zero padding = the <pad> embedding, also zero): its windows
+    # are those holding at least one real character; with negative filters and positive
+    # embeddings the best window holds one character only, the first or the last
+    cnn = CharCNN(8, tiny(char_kernels=(2, 3)))
+    with torch.no_grad():
+        cnn.emb.weight[1:].uniform_(0.1, 1.0)
+        for conv in cnn.convs:
+            conv.weight.fill_(-1.0)
+            conv.bias.zero_()
+    words = [[2], [3, 2], [2, 3], [4, 5, 6], [6, 5, 4], [7, 2, 3, 4, 5]]
+    chars = torch.tensor([[w + [0] * (6 - len(w)) for w in words]])  # (1, 6, 6)
+    out = cnn(chars, torch.ones(1, len(words), dtype=torch.bool))[0]
+    for i, w in enumerate(words):
+        x = cnn.emb(torch.tensor([w])).transpose(1, 2)
+        pooled = torch.cat([conv(x).amax(-1) for conv in cnn.convs], -1)
+        torch.testing.assert_close(out[i], cnn.proj(pooled)[0], rtol=0, atol=1e-6)
+
+
+def test_word_dropout_replaces_about_its_share_of_real_words_only():
+    posts = [Post(str(i), ["a", "b", "c", "d", "e"][: 1 + i % 5], ["O"] * (1 + i % 5))
+             for i in range(60)]  # fmt: skip
+    model = ACN(tiny(use_images=False, word_dropout=0.5), LABELS, [PAD, UNK, *"abcde"],
+                [PAD, UNK, *"abcde"]).train()  # fmt: skip
+    seen = []
+    model.word_emb.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    batch = model.collator()(posts)
+    model(batch)
+    ids, mask = seen[0], batch["mask"]
+    assert not ids[~mask].any()  # padding stays <pad>
+    replaced = (ids[mask] == 1).float().mean().item()
+    assert 0.4 < replaced < 0.6  # of 180 real words
+    kept = ids[mask] != 1
+    assert torch.equal(ids[mask][kept], batch["word_ids"][mask][kept])
+
+
+def test_without_word_dropout_training_draws_no_random_numbers():
+    # a run without word dropout keeps the random stream of its other dropout masks
+    model = ACN(tiny(use_images=False), LABELS, [PAD, UNK, "a"], [PAD, UNK, "a"]).train()
+    batch = model.collator()([Post("a", ["a", "a"], ["O", "O"])])
+    state = torch.get_rng_state()
+    model(batch)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_emissions_add_the_multimodal_term_to_the_text_ones():
+    posts = [Post("a", ["a", "b", "c"], ["O"] * 3)]
+    model = ACN(tiny(), LABELS, [PAD, UNK, *"abc"], [PAD, UNK, *"abc"]).eval()
+    batch = model.collator()([(posts[0], torch.randn(R, D))])
+    emissions, weights = model.encode(batch)
+    h = _text_states(model, batch)
+    u = model.coattention(h, batch["mask"], batch["regions"], batch["image_mask"])[0]
+    expected = model.out_text(h) + model.out_multimodal(u)
+    torch.testing.assert_close(emissions, expected, rtol=0, atol=1e-5)
+    assert set(weights) == {"visual", "textual"}
+    text_batch = ACNCollator(LABELS, model.words, model.chars, use_images=False)(posts)
+    message = "^this ACN uses images: the batch needs 'regions' and 'image_mask'$"
+    with pytest.raises(ValueError, match=message):
+        model.encode(text_batch)
+    text_model = ACN(tiny(use_images=False), LABELS, model.words, model.chars).eval()
+    assert text_model.encode(text_batch)[1] == {}
+
+
 def test_post_without_image_is_tagged_from_text_alone(cmner):
     model = make(cmner)
     col = model.collator()
@@ -186,19 +250,37 @@ def test_random_embeddings_are_uniform_quarter_and_trained(cmner):
     assert not torch.equal(model.word_emb.weight, before)
 
 
-def test_build_from_align_export(cmner, tmp_path):
+def test_build_from_align_export(cmner, tmp_path, caplog):
     words = build_vocab(cmner)
     (tmp_path / "acn_vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
     matrix = np.random.default_rng(0).uniform(-1, 1, (len(words), 20)).astype(np.float32)
     np.save(tmp_path / "acn_embeddings.npy", matrix)
+    caplog.set_level(logging.INFO, logger="xmner.models.acn")
     model = build_acn(tiny(), LABELS, cmner, vocab_path=tmp_path / "acn_vocab.txt",
                       embeddings_path=tmp_path / "acn_embeddings.npy")  # fmt: skip
+    assert caplog.messages == [f"word_dim 16 -> 20 from {tmp_path / 'acn_embeddings.npy'}"]
     assert model.config.word_dim == 20 and model.words == words and model.pretrained
     assert np.array_equal(model.word_emb.weight.detach().numpy(), matrix)
     assert not model.word_emb.weight.requires_grad
     np.save(tmp_path / "short.npy", matrix[:-1])
     with pytest.raises(ValueError, match=r"expected a \(\d+, E\) matrix"):
         load_embeddings(tmp_path / "acn_vocab.txt", tmp_path / "short.npy")
+
+
+def test_build_without_export_takes_words_and_chars_from_the_posts():
+    posts = [Post("a", ["ab", "ab", "c"], ["O"] * 3), Post("b", ["ab", "d"], ["B-PER", "O"])]
+    config = tiny()
+    model = build_acn(config, LABELS, posts)  # min_count 1: every word and character
+    assert model.config is config and model.labels == LABELS and not model.pretrained
+    assert model.words == ["<pad>", "<unk>", "ab", "c", "d"]
+    assert model.chars == ["<pad>", "<unk>", "a", "b", "c", "d"]
+    twice = build_acn(config, LABELS, posts, min_count=2)
+    assert (twice.words, twice.chars) == (["<pad>", "<unk>", "ab"], ["<pad>", "<unk>", "a", "b"])
+    for given in ({"vocab_path": "v.txt"}, {"embeddings_path": "e.npy"}):
+        with pytest.raises(
+            ValueError, match="^give both vocab_path and embeddings_path, or neither$"
+        ):
+            build_acn(config, LABELS, posts, **given)
 
 
 # --- vocab and collator ----------------------------------------------------------------
@@ -226,6 +308,40 @@ def test_collator_ids_masks_truncation_and_unknown_words():
     decoded = model.decode(batch)
     assert [len(d) for d in decoded] == [3, 1] and decoded[0][2] == "O"
     assert batch["word_ids"].new_tensor(model.collator()._word_id("unseen")) == 1
+
+
+def test_collator_batch_by_hand():
+    posts = [
+        (Post("a", ["AB", "abab", "z"], ["B-PER", "I-PER", "O"]), torch.randn(R, D)),
+        (Post("b", [""], ["O"]), None),
+        Post("c", ["x"], ["B-LOC"]),
+    ]
+    words, chars = [PAD, UNK, "ab", "AB"], [PAD, UNK, "a", "b", "A"]
+    collate = ACNCollator(LABELS, words, chars, max_len=2, max_word_chars=3, regions=R,
+                          region_dim=D, bigrams=[PAD, UNK, "AB abab"])  # fmt: skip
+    batch = collate(posts)
+    assert batch["word_ids"].tolist() == [[3, 1], [1, 0], [1, 0]]  # as written, else lower
+    assert batch["char_ids"].tolist() == [
+        [[4, 1, 0], [2, 3, 2]],  # "AB": B unknown; "abab" cut to 3 characters
+        [[1, 0, 0], [0, 0, 0]],  # an empty token reads as one unknown character
+        [[1, 0, 0], [0, 0, 0]],
+    ]
+    assert batch["mask"].tolist() == [[True, True], [True, False], [True, False]]
+    assert batch["lengths"].tolist() == [2, 1, 1] and batch["post_lengths"].tolist() == [3, 1, 1]
+    index = LABELS.index
+    assert batch["labels"].tolist() == [
+        [index("B-PER"), index("I-PER")], [index("O"), 0], [index("B-LOC"), 0]
+    ]  # fmt: skip
+    assert batch["bigram_ids"].tolist() == [[2, 1], [1, 0], [1, 0]]  # "AB abab", "abab z"
+    assert "seg_ids" not in batch
+    assert torch.equal(batch["regions"][0], posts[0][1])
+    assert not batch["regions"][1:].any() and batch["regions"].shape == (3, R, D)
+    assert batch["image_mask"].tolist() == [True, False, False]
+    text = ACNCollator(LABELS, words, chars, use_images=False)([posts[0]])
+    assert "regions" not in text and "image_mask" not in text and "bigram_ids" not in text
+    assert text["word_ids"].tolist() == [[3, 1, 1]] and text["char_ids"].shape == (1, 3, 4)
+    with pytest.raises(ValueError, match="^expected at least one example, got an empty list$"):
+        collate([])
 
 
 def test_collator_errors_name_the_post():
