@@ -257,6 +257,14 @@ def test_cluster_vocabulary_comes_from_training_posts_only(tmp_path, data_root, 
     assert [(p.id, p.lang) for p in seen] == [(p.id, p.lang) for p in expected]
     assert model.config.cluster_dim == 4 and model.clusters == real(expected)
     assert experiment.build_model(ctx, "acn", False, "cmner").clusters is None  # its own recipe
+    # the table is an input of the cells that embed it, and of those only
+    from xmner.pipelines import inputs
+
+    table = inputs.fingerprint(clusters.table_file())
+    assert (
+        experiment.cell_inputs(ctx, experiment.Cell("zh2en", "acn", "SRC", 1))["clusters"] == table
+    )
+    assert "clusters" not in experiment.cell_inputs(ctx, experiment.Cell("en2zh", "acn", "SRC", 1))
 
 
 def test_parallel_workers_give_the_results_of_one_process(tmp_path, data_root):

@@ -16,6 +16,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 
 from xmner.data.corpus import Post
 from xmner.models.vocab import PAD, UNK
@@ -31,19 +32,23 @@ NONE = "-"  # the cluster of a token that has none
 _ENTRY = re.compile(r'^\s*("(?:[^"\\\n]|\\.)*"):\s*([1-9][0-9]*),?$', re.MULTILINE)
 
 
-@functools.cache
-def cluster_table() -> dict[str, int]:
-    """spaCy's English word -> Brown cluster id table, clustered words only."""
+def table_file() -> Path:
+    """The packaged table's file (spacy-lookups-data), or a clear error when it is missing."""
     try:
         from importlib.resources import files
 
-        data = (files(PACKAGE) / "data" / TABLE).read_bytes()
+        return Path(str(files(PACKAGE) / "data" / TABLE))
     except ModuleNotFoundError:
         raise ModuleNotFoundError(
             "acn.cluster_dim > 0 needs the English word clusters of spacy-lookups-data: "
             "pip install spacy-lookups-data"
         ) from None
-    text = gzip.decompress(data).decode("utf-8")
+
+
+@functools.cache
+def cluster_table() -> dict[str, int]:
+    """spaCy's English word -> Brown cluster id table, clustered words only."""
+    text = gzip.decompress(table_file().read_bytes()).decode("utf-8")
     table = {json.loads(word): int(cid) for word, cid in _ENTRY.findall(text)}
     if len(table) < 1000:  # not laid out one entry per line: parse it whole
         table = {word: cid for word, cid in json.loads(text).items() if cid}

@@ -375,9 +375,15 @@ def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def cell_inputs(ctx: Context, cell: Cell) -> dict[str, str]:
     """The fingerprints of the input files a cell's result depends on."""
-    if cell.images != "none":
-        return dict(ctx.inputs)
-    return {k: v for k, v in ctx.inputs.items() if not k.startswith("images:")}
+    used = dict(ctx.inputs)
+    if cell.images == "none":
+        used = {k: v for k, v in used.items() if not k.startswith("images:")}
+    target = DIRECTIONS[cell.direction].target
+    if cell.model == "acn" and model_config(ctx, "acn", target).get("cluster_dim"):
+        from xmner.models.clusters import table_file
+
+        used["clusters"] = inputs.fingerprint(table_file())  # the word clusters it embeds
+    return used
 
 
 def run_cell(ctx: Context, cell: Cell) -> dict:
