@@ -33,10 +33,17 @@ class Translator(Protocol):
     """A batch of source strings in, the same number of target strings out.
 
     An engine may also offer ``for_entities()``: the engine that entity spans, translated on
-    their own, go to (:func:`xmner.translate.corpus.for_entities`).
+    their own, go to (:func:`for_entities`).
     """
 
     def translate(self, texts: list[str]) -> list[str]: ...
+
+
+def for_entities(translator: Translator) -> Translator:
+    """The engine for entity spans translated on their own: the translator's ``for_entities()``
+    where it has one (the lexicon engine glosses words inside a name shortly), else itself."""
+    view = getattr(translator, "for_entities", None)
+    return view() if callable(view) else translator
 
 
 def by_length(texts: list[str], batch_size: int) -> list[list[int]]:

@@ -10,7 +10,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from xmner.translate.backends import Translator
+from xmner.translate.backends import Translator, for_entities
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,7 @@ class CachedTranslator:
 
     def for_entities(self) -> CachedTranslator:
         """The cached engine for entity spans (its own cache entries when its model differs)."""
-        view = getattr(self.inner, "for_entities", None)
-        inner = view() if callable(view) else self.inner
+        inner = for_entities(self.inner)
         if inner is self.inner:
             return self
         return CachedTranslator(inner, self.cache, chunk_size=self.chunk_size)

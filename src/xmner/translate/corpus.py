@@ -20,7 +20,7 @@ from xmner import locks
 from xmner.data.corpora import CorpusSpec, get_spec
 from xmner.data.corpus import Post
 from xmner.data.tags import spans_from_tags
-from xmner.translate.backends import Translator
+from xmner.translate.backends import Translator, for_entities
 from xmner.translate.cache import cache_key
 from xmner.translate.placeholder import (
     ENTITY,
@@ -123,13 +123,6 @@ def _run(
         if progress:
             progress(len(chunk))
     return out
-
-
-def for_entities(translator: Translator) -> Translator:
-    """The engine for entity spans translated on their own: the translator's ``for_entities()``
-    where it has one (the lexicon engine glosses words inside a name shortly), else itself."""
-    view = getattr(translator, "for_entities", None)
-    return view() if callable(view) else translator
 
 
 def _translate_text(text: str, table: dict[str, str], src: str, tgt: str) -> str:
