@@ -425,7 +425,8 @@ def test_clusters_reach_unseen_words_and_the_emissions(data_root, tmp_path):
 
     # spaCy's table puts these first names in one cluster and leaves Chinese characters out
     assert token_cluster("Hillary") == token_cluster("Kim") != NONE
-    assert token_cluster("hillary") == token_cluster("Hillary")  # lower-cased fallback
+    assert token_cluster("hILLARY") == token_cluster("hillary") != NONE  # lower-cased fallback
+    assert token_cluster("Seattle") != token_cluster("seattle")  # as written first
     assert token_cluster("北") == NONE and token_cluster("qqzzxq") == NONE
     train = [Post("a", ["Kim", "went", "home"], ["B-PER", "O", "O"])]
     test = Post("b", ["Hillary", "went", "北"], ["B-PER", "O", "B-LOC"])
