@@ -173,3 +173,17 @@ def test_translate_settings_added_later_leave_existing_keys_alone():
     cfg = load_experiment("smoke")
     short = load_experiment("smoke", ["translate.max_length=16"])
     assert cell_key(cfg, "acn", "TGT", "none") != cell_key(short, "acn", "TGT", "none")
+
+
+def test_cell_key_names_the_translations_the_vocabulary_is_learnt_from():
+    """A cell of a one-direction run (or of ``xmner train``) is not the same cell of a full run."""
+    from xmner.pipelines.config import load_experiment
+    from xmner.pipelines.experiment import cell_key
+
+    both = load_experiment("smoke")
+    one = load_experiment("smoke", ['directions=["zh2en"]'])
+    alone = load_experiment("smoke", ['directions=["zh2en"]', 'schedules=["-"]'])
+    keys = {cell_key(c, "acn", "-", "none") for c in (both, one, alone)}
+    assert len(keys) == 3
+    swapped = load_experiment("smoke", ['directions=["zh2en", "en2zh"]'])
+    assert cell_key(swapped, "acn", "-", "none") == cell_key(both, "acn", "-", "none")
