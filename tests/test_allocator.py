@@ -1,4 +1,4 @@
-"""glibc's mmap threshold from inside the process, and who asks for it (UMT training on a CPU)."""
+"""glibc's mmap threshold from inside the process, and who asks for it (training on a CPU)."""
 
 import sys
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from xmner import allocator
+from xmner.models.acn import ACNConfig
 from xmner.models.umt import UMTConfig
 
 
@@ -15,10 +16,24 @@ def test_threshold_is_set_on_glibc_and_zero_leaves_it():
     assert allocator.set_mmap_threshold(0) is False
 
 
-def test_umt_asks_for_4_mib_and_refuses_a_negative_one():
-    assert UMTConfig().cpu_mmap_threshold_mib == 4
+@pytest.mark.parametrize("config", [UMTConfig, ACNConfig])
+def test_each_model_asks_for_4_mib_and_refuses_a_negative_one(config):
+    assert config().cpu_mmap_threshold_mib == 4
     with pytest.raises(ValueError, match="cpu_mmap_threshold_mib must be >= 0"):
-        UMTConfig(cpu_mmap_threshold_mib=-1)
+        config(cpu_mmap_threshold_mib=-1)
+
+
+def test_the_threshold_is_no_part_of_a_cells_key():
+    """It changes where freed memory goes, not a number: runs made before it stay valid."""
+    from xmner.pipelines.config import load_experiment
+    from xmner.pipelines.experiment import cell_key
+
+    key = cell_key(load_experiment("smoke"), "acn", "-", "none")
+    for where in ("acn.config", "acn.target_config.cmner"):
+        other = load_experiment("smoke", [f"{where}.cpu_mmap_threshold_mib=0"])
+        assert cell_key(other, "acn", "-", "none") == key
+    dropout = load_experiment("smoke", ["acn.config.dropout=0.3"])
+    assert cell_key(dropout, "acn", "-", "none") != key
 
 
 def test_fit_on_a_cpu_sets_the_models_threshold(tmp_path, monkeypatch):

@@ -76,9 +76,17 @@ class ACNConfig:
     max_len: int = 250
     dropout: float = 0.5
     freeze_embeddings: bool = True  # applies to a given pretrained matrix only
+    # Training on a CPU with glibc: blocks of 4 MiB or more go back to the system when freed
+    # instead of staying in the heap (docs/models.md, "Memory"); 0: the allocator's own
+    # threshold. Set for the whole training process; the numbers do not change.
+    cpu_mmap_threshold_mib: int = 4
 
     def __post_init__(self) -> None:
         self.char_kernels = tuple(int(k) for k in self.char_kernels)
+        if self.cpu_mmap_threshold_mib < 0:
+            raise ValueError(
+                f"cpu_mmap_threshold_mib must be >= 0, got {self.cpu_mmap_threshold_mib}"
+            )
         if self.hidden % 2:
             raise ValueError(f"hidden must be even (two LSTM directions), got {self.hidden}")
         for name in ("word_dim", "hidden", "max_len", "regions", "region_dim", "max_word_chars"):

@@ -352,9 +352,17 @@ def _frozen(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p for n, p in model.named_parameters() if not p.requires_grad}
 
 
+#: model settings that change how a cell runs, not its numbers: no part of its key
+RUNTIME_ONLY = ("cpu_mmap_threshold_mib",)
+
+
 def cell_key(cfg: ExperimentConfig, model: str, schedule: str, images: str) -> str:
     """A hash of the settings a cell's result depends on (its stages, data, artefacts)."""
     section = asdict(getattr(cfg, model))
+    for config in (section["config"], *section["target_config"].values()):
+        for name in RUNTIME_ONLY:
+            config.pop(name, None)
+    section["target_config"] = {k: v for k, v in section["target_config"].items() if v}
     stages = ("pretrain", "finetune") if schedule != "-" else ("train",)
     for stage in ("train", "pretrain", "finetune"):
         if stage not in stages:
