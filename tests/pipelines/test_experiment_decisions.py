@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -149,6 +150,11 @@ def test_cell_key_changes_with_settings_data_and_artefacts_not_with_paths_or_wor
     for override in changed:
         assert _key(override) != base, override
     assert _key(images="one") != base
+    # the cell's image mode decides, not the run's (a Table 2 cell of any run is the same cell)
+    folders = 'data.image_dirs={cmner="/i"}'
+    one = _key(folders, images="one", schedule="-")
+    assert one == _key(folders, 'data.images="all"', images="one", schedule="-")
+    assert one != _key(folders, 'data.images="all"', images="all", schedule="-")
     assert _key(model="umt") != base
     same = [
         'data.data_dir="/elsewhere"', 'out="/elsewhere"', "seeds=[7]", "jobs=3", "threads=2",
@@ -189,6 +195,13 @@ def test_stage_data_reads_source_translation_and_target_train_splits(tmp_path, d
     posts, _ = experiment._stage_data(ctx, d, ("translated",))
     assert {p.lang for p in posts} == {d.target_lang}
     assert [p.tokens for p in posts] == [[f"{direction}.{d.source}.train.{i}"] for i in (0, 1)]
+    # any names, in their order; the corpora themselves are never extended
+    posts, read = experiment._stage_data(ctx, d, ("translated", "source", "target"))
+    assert (_ids(posts), read) == (translated + source + target, [tr_read, src_read, read[2]])
+    assert read[2] == f"{d.target}:train"
+    assert _ids(ctx.corpora[d.source, "train"]) == source
+    assert _ids(ctx.corpora[d.target, "train"]) == target
+    assert len(ctx.translations[direction]) == 2
 
 
 def test_training_posts_are_train_splits_and_translations_only(tmp_path):
@@ -376,7 +389,7 @@ def test_translations_are_keyed_by_the_source_train_split_and_its_inputs(tmp_pat
     calls = []
 
     def translated(cfg, d, posts, cache, used, progress=False):
-        calls.append((d.name, [p.id for p in posts], cache, used, progress))
+        calls.append((d.name, [p.id for p in posts], cache, used, progress, cfg))
         out = [
             Post(p.id, p.tokens, ["B-OTHER"] * len(p.tokens), [], d.target_lang, "t") for p in posts
         ]
@@ -386,7 +399,7 @@ def test_translations_are_keyed_by_the_source_train_split_and_its_inputs(tmp_pat
     ctx.progress = True
     experiment.prepare_translations(ctx)
     raw_ids = ["twitter2015-train-raw-0", "twitter2015-train-raw-1"]
-    assert calls[0] == ("en2zh", raw_ids, ctx.cache, mine, True)
+    assert calls[0] == ("en2zh", raw_ids, ctx.cache, mine, True, ctx.cfg)
     assert [c[0] for c in calls] == ["en2zh", "zh2en"]
     assert ctx.translations["zh2en"][0].tags == ["B-MISC", "B-MISC"]  # unified
     assert ctx.translation_reports == {n: ctx.cache / f"{n}.md" for n in ("en2zh", "zh2en")}
@@ -417,17 +430,16 @@ def test_model_config_applies_the_target_corpus_recipe(tmp_path):
 def test_with_regions_takes_the_backbones_shape(tmp_path, monkeypatch):
     ctx = _context(tmp_path, _cfg('umt.backbone="vgg16"'))
     sections = []
-    monkeypatch.setattr(
-        experiment.artefacts, "region_shape", lambda cfg, s: sections.append(s.backbone) or (49, 32)
-    )  # fmt: skip
+    shape = lambda cfg, s: sections.append((s.backbone, cfg)) or (49, 32)  # noqa: E731
+    monkeypatch.setattr(experiment.artefacts, "region_shape", shape)
     raw = {"use_images": False, "regions": 3}
     assert experiment._with_regions(ctx, "acn", raw) is raw and sections == []
     got = experiment._with_regions(ctx, "umt", {"use_images": True, "hidden": 4})
     assert got == {"use_images": True, "hidden": 4, "regions": 49, "region_dim": 32}
-    assert sections == ["vgg16"]
+    assert sections == [("vgg16", ctx.cfg)]
     same = {"use_images": True, "regions": 49, "region_dim": 32}
     assert experiment._with_regions(ctx, "acn", dict(same)) == same
-    assert sections == ["vgg16", "resnet152"]
+    assert [s for s, _ in sections] == ["vgg16", "resnet152"]
     message = (
         r"^acn.config.region_dim = 64, but its image backbone gives 32 \(leave it unset: the "
         r"backbone decides\)$"
@@ -440,7 +452,7 @@ def test_with_regions_takes_the_backbones_shape(tmp_path, monkeypatch):
 
 def _fake_regions(monkeypatch, calls: list):
     def region_features(cfg, section, posts, cache, mode=None, progress=False):
-        calls.append((section.backbone, [p.id for p in posts], cache, mode, progress))
+        calls.append((section.backbone, [p.id for p in posts], cache, mode, progress, cfg))
         return [f"{section.backbone}:{mode}:{p.corpus}:{p.id}" for p in posts]
 
     monkeypatch.setattr(experiment.artefacts, "region_features", region_features)
@@ -454,7 +466,9 @@ def test_examples_compute_each_posts_regions_once_per_model_and_mode(tmp_path, m
     train = ctx.corpora["cmner", "train"]
     pairs = experiment._examples(ctx, "acn", train, "one")
     assert pairs == [(p, f"resnet152:one:cmner:{p.id}") for p in train]
-    assert calls == [("resnet152", ["cmner-train-0", "cmner-train-1"], ctx.cache, "one", True)]
+    assert calls == [
+        ("resnet152", ["cmner-train-0", "cmner-train-1"], ctx.cache, "one", True, ctx.cfg)
+    ]
     # the same id in another corpus (a translation keeps its source's id) is another post
     tr = ctx.translations["zh2en"][:1]
     both = experiment._examples(ctx, "acn", [*tr, train[1]], "one")
@@ -462,13 +476,17 @@ def test_examples_compute_each_posts_regions_once_per_model_and_mode(tmp_path, m
         "resnet152:one:cmner-tr:cmner-train-0",
         "resnet152:one:cmner:cmner-train-1",
     ]
-    assert calls[1] == ("resnet152", ["cmner-train-0"], ctx.cache, "one", True)
+    assert calls[1] == ("resnet152", ["cmner-train-0"], ctx.cache, "one", True, ctx.cfg)
     experiment._examples(ctx, "acn", train, "all")
     experiment._examples(ctx, "umt", train, "one")
     assert [(c[0], c[3]) for c in calls[2:]] == [("resnet152", "all"), ("vgg16", "one")]
     assert len(ctx.features) == 7
     experiment._examples(ctx, "acn", train, "one")
     assert len(calls) == 4  # all cached
+    # regions that do not pair up with the posts asked for are an error, not a silent shift
+    monkeypatch.setattr(experiment.artefacts, "region_features", lambda *a, **k: [1, 2, 3])
+    with pytest.raises(ValueError, match="zip"):
+        experiment._examples(ctx, "acn", train, "none")
 
 
 def test_prepare_features_for_every_image_mode_of_the_cells(tmp_path, monkeypatch):
@@ -595,16 +613,19 @@ def test_reusable_keeps_refuses_or_clears_a_run_directory(tmp_path, monkeypatch,
     assert not run_dir.exists()
     _settle(run_dir, key, used, metrics="{}\n")
     assert experiment._reusable(ctx, cell, run_dir, key, used) is True
+    where = re.escape(str(run_dir))
     message = (
-        f"^{run_dir} holds a run made with other settings; to keep it, use another --out, else"
+        f"^{where} holds a run made with other settings; to keep it, use another --out, else "
+        "delete that directory$"
     )
     with pytest.raises(ValueError, match=message):
         experiment._reusable(ctx, cell, run_dir, "other", used)
     ctx.cfg.on_change = "refuse"
-    with pytest.raises(
-        ValueError,
-        match=r"inputs differ from those it was made from \(cmner/train.txt changed\); rerun",
-    ):
+    message = (
+        rf"^{where}: inputs differ from those it was made from \(cmner/train.txt changed\); "
+        r"rerun with --on-change recompute to recompute it, or use another --out$"
+    )
+    with pytest.raises(ValueError, match=message):
         experiment._reusable(ctx, cell, run_dir, key, {"cmner/train.txt": "b"})
     assert (run_dir / "metrics.jsonl").exists()
     (run_dir / ".lock").write_text("")
@@ -673,9 +694,9 @@ def test_worker_count(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger=experiment.log.name):
         assert experiment.worker_count(_cfg("jobs=1")) == 1
         assert caplog.messages == []
-        assert experiment.worker_count(_cfg("jobs=3")) == 1
+        assert experiment.worker_count(_cfg("jobs=2")) == 1
         assert experiment.worker_count(_cfg("jobs=0")) == 1
-    assert caplog.messages == ["jobs = 3 ignored: a launch trains one cell at a time"]
+    assert caplog.messages == ["jobs = 2 ignored: a launch trains one cell at a time"]
 
 
 def test_worker_threads(monkeypatch):
@@ -688,6 +709,7 @@ def test_worker_threads(monkeypatch):
     assert experiment.worker_threads(_cfg("threads=0", "jobs=0")) == 1  # a worker per core
     _machine(monkeypatch, None)
     assert experiment.worker_threads(_cfg("threads=0", "jobs=2")) == 1
+    assert experiment.worker_threads(_cfg("threads=0", "jobs=1")) == 1
     _machine(monkeypatch, 8, world=4, local=2)  # two of the launch's processes on this machine
     assert experiment.worker_threads(_cfg("threads=0", "jobs=1")) == 4
     _machine(monkeypatch, 8, world=4)
