@@ -813,3 +813,39 @@ def test_timed_records_seconds_and_peak_memory(tmp_path, monkeypatch, caplog):
         ctx.timed("read corpora", 10.0)
     assert ctx.timings == [experiment.Timing("read corpora", 2.4, 2048.7)]
     assert caplog.messages == ["read corpora: 2.4 s, peak RSS 2049 MB"]
+
+
+def test_a_killed_worker_is_one_line_saying_what_is_kept(tmp_path, monkeypatch):
+    """A worker killed mid-cell (OOM, a signal) ends the run with a plain error, not a traceback."""
+    import concurrent.futures as cf
+    import threading
+    from concurrent.futures.process import BrokenProcessPool
+
+    class Pool:  # the first cell finishes, then the pool breaks under the second
+        def __init__(self, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, cell):
+            future = cf.Future()
+            if cell.seed == 1:
+                future.set_result(({"f1": 0.5}, []))
+            else:  # breaks while the run waits for it, after the first cell came in
+                broken = BrokenProcessPool("terminated abruptly")
+                threading.Timer(0.2, future.set_exception, [broken]).start()
+            return future
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", Pool)
+    ctx = _context(tmp_path, _cfg("jobs=2", "progress=false"))
+    cells = [Cell("en2zh", "acn", "-", 1), Cell("en2zh", "acn", "-", 2)]
+    with pytest.raises(ChildProcessError) as err:
+        experiment.run_cells(ctx, cells)
+    assert str(err.value) == (
+        "a worker process ended abruptly (killed, or out of memory); 1 of 2 cells are done and "
+        "kept, and a killed cell resumes from its last saved epoch: rerun the same command"
+    )

@@ -694,6 +694,7 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
         return [finished(run_cell(ctx, cell)) for cell in cells]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     level = logging.getLogger().getEffectiveLevel()
     results: dict[Cell, dict] = {}
@@ -715,6 +716,12 @@ def run_cells(ctx: Context, cells: list[Cell]) -> list[dict]:
             with interrupt.shielded():
                 _stop(pool)
             raise
+        except BrokenProcessPool:  # a worker was killed: say so in one line, keep the rest
+            raise ChildProcessError(
+                "a worker process ended abruptly (killed, or out of memory); "
+                f"{len(results)} of {len(cells)} cells are done and kept, and a killed cell "
+                "resumes from its last saved epoch: rerun the same command"
+            ) from None
         except BaseException:
             for future in futures:
                 future.cancel()
