@@ -368,11 +368,16 @@ def cell_key(cfg: ExperimentConfig, model: str, schedule: str, images: str) -> s
         if stage not in stages:
             del section[stage]
     data = {k: v for k, v in asdict(cfg.data).items() if k != "data_dir"} | {"images": images}
-    key = [section, data, artefacts.translate_key(cfg.translate), asdict(cfg.embed)]
-    key.append(cfg.pretrain_select if schedule != "-" else None)
     # the vocabularies and word vectors are learnt from every translation the run makes, so
     # the same cell run alone (``xmner train``) or in one direction only is another cell
-    return content_hash(*key, sorted(translations_needed(cfg)))
+    return content_hash(
+        section,
+        data,
+        artefacts.translate_key(cfg.translate),
+        asdict(cfg.embed),
+        cfg.pretrain_select if schedule != "-" else None,
+        sorted(translations_needed(cfg)),
+    )
 
 
 def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
