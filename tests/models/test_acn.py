@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import re
 
@@ -360,6 +362,171 @@ def test_config_checks_and_round_trips():
         ACNConfig(hidden=7)
     cfg = tiny(char_kernels=[2, 3])
     assert cfg.char_kernels == (2, 3) and ACNConfig(**cfg.to_dict()) == cfg
+
+
+def test_config_bounds_name_the_setting_and_its_value():
+    ones = dict(word_dim=1, hidden=2, max_len=1, regions=1, region_dim=1, max_word_chars=1)
+    ACNConfig(**ones, cpu_mmap_threshold_mib=0)  # the least values allowed
+    for name in ones:
+        with pytest.raises(ValueError, match=f"^{name} must be >= 1, got 0$"):
+            ACNConfig(**{**ones, name: 0})
+    with pytest.raises(ValueError, match=r"^hidden must be even \(two LSTM directions\), got 7$"):
+        ACNConfig(hidden=7)
+    with pytest.raises(ValueError, match="^cpu_mmap_threshold_mib must be >= 0, got -1$"):
+        ACNConfig(cpu_mmap_threshold_mib=-1)
+    for name in ("dropout", "word_dropout"):
+        assert getattr(ACNConfig(**{name: 0.0}), name) == 0.0
+        assert getattr(ACNConfig(**{name: 0.999}), name) == 0.999
+        for bad in (-0.1, 1.0, 1.5):
+            with pytest.raises(ValueError, match=rf"^{name} must be in \[0, 1\), got {bad}$"):
+                ACNConfig(**{name: bad})
+    assert ACNConfig(char_kernels=["2", 5.0]).char_kernels == (2, 5)  # as TOML may give them
+
+
+def test_config_dict_is_plain_and_from_dict_names_unknown_and_legacy_keys(caplog):
+    cfg = tiny(char_kernels=[2, 5], bigram_dim=3, cpu_mmap_threshold_mib=0)
+    d = cfg.to_dict()
+    names = sorted(f.name for f in dataclasses.fields(ACNConfig))
+    assert sorted(d) == names and d["char_kernels"] == [2, 5] and d["bigram_dim"] == 3
+    assert json.loads(json.dumps(d)) == d  # lists, numbers, booleans only
+    assert ACNConfig.from_dict(d) == cfg
+    with caplog.at_level(logging.INFO, logger="xmner.config"):
+        assert ACNConfig.from_dict({**d, "lr": 0.1, "batch_size": 8}) == cfg
+    assert caplog.messages == [
+        "ACNConfig: dropped legacy key(s) ['batch_size', 'lr'] (no longer read)"
+    ]
+    message = f"unknown ACNConfig keys ['layers', 'zz']; expected some of {names}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ACNConfig.from_dict({**d, "zz": 1, "layers": 3})
+
+
+def test_char_cnn_layers_take_their_sizes_from_the_config():
+    torch.manual_seed(0)
+    cnn = CharCNN(300, tiny(char_dim=6, char_filters=5, char_kernels=(2, 4), char_out=7))
+    assert cnn.emb.weight.shape == (300, 6) and cnn.emb.padding_idx == 0
+    _assert_uniform_quarter(cnn.emb.weight)
+    shapes = [(c.in_channels, c.out_channels, c.kernel_size, c.padding) for c in cnn.convs]
+    assert shapes == [(6, 5, (2,), (1,)), (6, 5, (4,), (3,))]  # every window of >= 1 char
+    assert (cnn.proj.in_features, cnn.proj.out_features) == (2 * 5, 7)
+    chars = torch.tensor([[[2, 3, 0, 0], [4, 0, 0, 0]]])  # windows reach the <pad> characters
+    cnn(chars, torch.ones(1, 2, dtype=torch.bool)).sum().backward()
+    grad = cnn.emb.weight.grad
+    assert not grad[0].any() and grad[2:5].abs().sum(1).all()  # <pad> stays zero in training
+
+
+def _assert_uniform_quarter(weight: torch.Tensor) -> None:
+    """Row 0 (<pad>) zero, the others drawn from U(-0.25, 0.25) (hundreds of values)."""
+    w = weight.detach()
+    assert not w[0].any()
+    assert w[1:].abs().max() <= 0.25 and w[1:].min() < -0.24 and w[1:].max() > 0.24
+
+
+WORDS = [PAD, UNK] + [f"w{i}" for i in range(100)]
+BIGRAMS = [PAD, UNK] + [f"b{i}" for i in range(300)]
+CLUSTERS = [PAD, UNK, "0110", "10"]
+
+
+def test_layers_take_their_sizes_from_the_config():
+    torch.manual_seed(0)
+    cfg = tiny(bigram_dim=3, seg_dim=2, cluster_dim=4, char_out=7, hidden=12, dropout=0.25)
+    model = ACN(cfg, LABELS, WORDS, [PAD, UNK, *"abc"], None, BIGRAMS, CLUSTERS)
+    sizes = {"word_emb": (102, 16), "bigram_emb": (302, 3), "seg_emb": (5, 2),
+             "cluster_emb": (4, 4), "char_cnn.emb": (5, 6)}  # fmt: skip
+    for name, shape in sizes.items():
+        emb = model.get_submodule(name)
+        assert emb.weight.shape == shape and emb.padding_idx == 0, name
+        assert not emb.weight[0].any(), name
+    _assert_uniform_quarter(model.word_emb.weight)
+    _assert_uniform_quarter(model.bigram_emb.weight)
+    lstm = model.lstm
+    assert (lstm.input_size, lstm.hidden_size) == (16 + 3 + 2 + 4 + 7, 6)
+    assert lstm.batch_first and lstm.bidirectional and model.dropout.p == 0.25
+    assert (model.coattention.image.in_features, model.coattention.image.out_features) == (D, 12)
+    assert (model.out_text.in_features, model.out_text.out_features) == (12, len(LABELS))
+    assert model.out_text.bias is not None
+    out = model.out_multimodal
+    assert (out.in_features, out.out_features, out.bias) == (12, len(LABELS), None)
+    assert model.crf.num_tags == len(LABELS)
+    bare = ACN(tiny(False, use_chars=False), LABELS, WORDS, [PAD, UNK])
+    assert bare.char_cnn is None and bare.coattention is None and bare.out_multimodal is None
+    assert (bare.bigram_emb, bare.seg_emb, bare.cluster_emb) == (None, None, None)
+    assert bare.lstm.input_size == 16  # words alone
+    batch = bare.collator()([Post("a", ["w1", "x"], ["O", "B-PER"])])
+    assert bare.eval()(batch).shape == (1, 2, len(LABELS))
+
+
+def test_construction_errors_name_what_is_wrong():
+    def build(config=None, labels=LABELS, words=(PAD, UNK, "a"), chars=(PAD, UNK, "a"), **kw):
+        return ACN(config or tiny(False), labels, list(words), list(chars), **kw)
+
+    rows = "expected rows 0 and 1 to be '<pad>', '<unk>', got"
+    bigram, cluster = (f"give a {v} vocabulary exactly when config.{v}_dim > 0" for v in
+                       ("bigram", "cluster"))  # fmt: skip
+    labels = "labels must be unique and non-empty, got"
+    with_bigrams, with_clusters = tiny(False, bigram_dim=2), tiny(False, cluster_dim=2)
+    cases = [
+        (dict(words=["a", PAD, UNK]), f"word vocabulary: {rows} ['a', '<pad>']"),
+        (dict(chars=[PAD, UNK, "a", "a"]), "character vocabulary: duplicate entry 'a'"),
+        (dict(bigrams=[PAD, UNK]), bigram),
+        (dict(config=with_bigrams), bigram),
+        (dict(config=with_bigrams, bigrams=[UNK]), f"bigram vocabulary: {rows} ['<unk>']"),
+        (dict(clusters=[PAD, UNK]), cluster),
+        (dict(config=with_clusters), cluster),
+        (dict(config=with_clusters, clusters=[PAD]), f"cluster vocabulary: {rows} ['<pad>']"),
+        (dict(labels=["O", "B-PER", "O"]), f"{labels} ['O', 'B-PER', 'O']"),
+        (dict(labels=[]), f"{labels} []"),
+        (dict(embeddings=torch.zeros(3, 5)), "embeddings: expected shape (3, 16) for 3 words, "
+                                             "got (3, 5)"),
+    ]  # fmt: skip
+    for kw, message in cases:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            build(**kw)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_only_a_given_matrix_asked_to_be_frozen_is_frozen(pretrained, freeze):
+    matrix = torch.randn(len(WORDS), 16) if pretrained else None
+    model = ACN(tiny(freeze_embeddings=freeze), LABELS, WORDS, [PAD, UNK], matrix)
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    assert frozen == (["word_emb.weight"] if pretrained and freeze else [])
+    assert model.pretrained is pretrained
+    if pretrained:
+        assert torch.equal(model.word_emb.weight, matrix)
+
+
+def test_collator_takes_the_models_vocabularies_and_sizes():
+    cfg = tiny(max_len=7, max_word_chars=5, regions=3, region_dim=4, bigram_dim=2, seg_dim=2,
+               cluster_dim=2)  # fmt: skip
+    chars = [PAD, UNK, "a"]
+    model = ACN(cfg, LABELS, WORDS, chars, None, BIGRAMS, CLUSTERS)
+    assert model.collator() == ACNCollator(
+        LABELS, WORDS, chars, max_len=7, max_word_chars=5, use_images=True, regions=3,
+        region_dim=4, bigrams=BIGRAMS, segments=True, clusters=CLUSTERS,
+    )  # fmt: skip
+    text = ACN(tiny(False), LABELS, WORDS, chars).collator()
+    assert not text.use_images and not text.segments
+    assert text.bigrams is None and text.clusters is None
+
+
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_rebuild_keeps_vocabularies_sizes_and_what_is_frozen(pretrained):
+    cfg = tiny(bigram_dim=2, cluster_dim=3)
+    chars = [PAD, UNK, "a"]
+    matrix = torch.randn(len(WORDS), 16) if pretrained else None
+    model = ACN(cfg, LABELS, WORDS, chars, matrix, BIGRAMS, CLUSTERS)
+    state = model.init_state()
+    assert state == {"labels": LABELS, "words": WORDS, "chars": chars, "bigrams": BIGRAMS,
+                     "clusters": CLUSTERS, "pretrained": pretrained}  # fmt: skip
+    rebuilt = ACN.rebuild(cfg, state)
+    assert rebuilt.config is cfg and rebuilt.init_state() == state
+    shapes = {name: t.shape for name, t in model.state_dict().items()}
+    assert {name: t.shape for name, t in rebuilt.state_dict().items()} == shapes
+    frozen = [name for name, p in rebuilt.named_parameters() if not p.requires_grad]
+    assert frozen == (["word_emb.weight"] if pretrained else [])
+    older = {k: state[k] for k in ("labels", "words", "chars", "pretrained")}  # before bigrams
+    plain = ACN.rebuild(tiny(), older)
+    assert (plain.bigrams, plain.clusters, plain.pretrained) == (None, None, pretrained)
 
 
 # --- optional inputs: character bigrams, jieba word places, word dropout ------------------
