@@ -19,6 +19,17 @@ DATA_ROOT = SHARED / "data"
 FIXTURES_ROOT = SHARED / "fixtures"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache(tmp_path_factory):
+    """One per-user cache (``xmner.usercache``) for the session, shared by the xdist workers and
+    the processes tests start: the CC-CEDICT tables are built once, not once per process.
+    A ``$XMNER_CACHE`` set by the caller is kept."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    os.environ.setdefault("XMNER_CACHE", str(root / "xmner-user-cache"))
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _seeds_and_threads():
     random.seed(0)

@@ -9,19 +9,11 @@ padding, so the ids are 1..4.
 from __future__ import annotations
 
 import functools
-import logging
+
+from xmner.data.segmenter import jieba
 
 SEG_TAGS = ("<pad>", "B", "M", "E", "S")
 _ID = {tag: i for i, tag in enumerate(SEG_TAGS)}
-
-
-@functools.cache
-def _jieba():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
 
 
 def _is_cjk(ch: str) -> bool:
@@ -34,7 +26,7 @@ def segment_tags(tokens: tuple[str, ...]) -> tuple[int, ...]:
     if not tokens or any(len(t) != 1 for t in tokens) or not any(map(_is_cjk, tokens)):
         return (_ID["S"],) * len(tokens)
     tags: list[int] = []
-    for word in _jieba().lcut("".join(tokens), HMM=False):
+    for word in jieba().lcut("".join(tokens), HMM=False):
         n = len(word)
         tags += [_ID["S"]] if n == 1 else [_ID["B"]] + [_ID["M"]] * (n - 2) + [_ID["E"]]
     if len(tags) != len(tokens):  # jieba dropped or merged something: no boundaries known

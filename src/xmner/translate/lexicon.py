@@ -215,11 +215,11 @@ class LexiconTranslator:
         return self._zh_en(text) if self.src == "zh" else self._en_zh(text)
 
     def _zh_en(self, text: str) -> list[str]:
-        import jieba
+        from xmner.data.segmenter import jieba
 
-        table = self.table  # builds the index first, which also quiets and loads jieba
+        table = self.table
         out: list[str] = []
-        words = [w for w in jieba.cut(text, HMM=True) if not w.isspace()]
+        words = [w for w in jieba().cut(text, HMM=True) if not w.isspace()]
         for is_name, run in _name_runs(words, table):
             if is_name:
                 out.append(pinyin_name("".join(run)))
