@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test reproduce setup lint clean mutate
+.PHONY: test test-slow reproduce setup lint clean mutate
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ setup: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# The end-to-end tests too long for every change (marked slow; CI runs them after make test):
+# the README's paper command on stand-ins, SIGKILL-and-resume of a real run, real alignment.
+test-slow: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slow -n $(TEST_WORKERS) --dist loadfile
 
 # Tables 3 and 4, offline: both directions, ACN, full corpora, one seed (runs/report/).
 reproduce: $(STAMP)

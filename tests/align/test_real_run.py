@@ -82,6 +82,7 @@ def test_acn_export_from_aligned_space(run, corpora, tmp_path):
     np.testing.assert_allclose(matrix[row], run.tgt.vectors[run.tgt.index("的")])
 
 
+@pytest.mark.slow  # both train splits translated, fastText on 14k texts: make test-slow, CI
 def test_translated_corpora_make_held_out_pairs_far_above_chance(corpora, data_root, tmp_path):
     """With the lexicon translations of both train splits in the fastText text (what the
     pipeline does), held-out word translation is far above chance."""

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HELPER = Path(__file__).with_name("killed_run.py")
 CELL = Path("zh2en") / "acn" / "TGT" / "seed1"
 # one direction, TGT: translation, fastText, alignment, pretraining on the translation, then
@@ -32,6 +34,7 @@ def _epochs(out: Path) -> list[dict]:
     return [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in lines]
 
 
+@pytest.mark.slow  # seven runs of xmner reproduce: make test-slow, CI
 def test_sigkill_anywhere_then_resume_equals_the_uninterrupted_run(tmp_path, data_root):
     clean = tmp_path / "clean"
     assert _run("none", 0, clean, data_root).returncode == 0
