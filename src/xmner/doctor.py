@@ -59,6 +59,7 @@ def report(data_dir: str | None, out: str) -> list[str]:
     from xmner.data.corpora import data_dir as find_data
     from xmner.pipelines.config import PRESETS
     from xmner.pipelines.environment import git_commit
+    from xmner.usercache import user_cache_dir
 
     lines = [
         f"xmner {xmner.__version__} ({git_commit() or 'installed package'}), "
@@ -87,6 +88,12 @@ def report(data_dir: str | None, out: str) -> list[str]:
     lines.append(f"presets: {', '.join(PRESETS)} (or --preset FILE.toml; 'xmner preset show NAME')")
     cache = Path(out) / "cache"
     lines.append(f"cache {cache}: {folder_size(cache) / 2**20:.1f} MiB")
+    mine = user_cache_dir()
+    lines.append(
+        "user cache: off ($XMNER_CACHE=off)"
+        if mine is None
+        else f"user cache {mine}: {folder_size(mine) / 2**20:.1f} MiB (CC-CEDICT tables)"
+    )
     ready = all((root / CORPORA[c].name / CORPORA[c].file(s)).is_file()
                 for c in ("cmner", "twitter2015") for s in SPLITS)  # fmt: skip
     lines.append(
