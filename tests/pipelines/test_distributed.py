@@ -109,6 +109,7 @@ def _snapshot(run_dir: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
+@pytest.mark.slow  # four launched processes, each importing torch: make test-slow, CI
 def test_two_processes_train_a_cell_once_and_resume(tmp_path, data_root):
     out = tmp_path / "runs"
     run = _launch(out, data_root, by="xmner")
