@@ -43,23 +43,29 @@ _WEAK = re.compile(r"^\((bound form|literary|dialect|old|archaic|Tw|slang|coll)"
 _NO_WORD = re.compile(r"\bpr\b|^same as\b|^[^A-Za-z0-9]")
 _MINOR_PLACE = re.compile(r"\b(township|village|district|county|town|hamlet)\b", re.IGNORECASE)
 _NAME_GLUE = {"of", "de", "and", "la", "le", "du", "von", "van", "al", "bin", "da", "del"}
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_MARK = re.compile(r"\s+([,;])")
+_MARK = re.compile(r"[,;]")
+_NAME_OF = re.compile(r"(old )?name of")
 
 
+@lru_cache(maxsize=1 << 18)  # each raw gloss is cleaned several times while the tables build
 def clean_gloss(gloss: str) -> str:
     """A CC-CEDICT gloss without cross-references, parentheses, brackets and a leading ``to ``."""
     gloss = _XREF.sub(" ", gloss)
     while _PAREN.search(gloss):
         gloss = _PAREN.sub(" ", gloss)
-    gloss = re.sub(r"\s+", " ", gloss.replace("(", " ").replace(")", " "))
-    gloss = re.sub(r"\s+([,;])", r"\1", gloss).strip(" ,;")
-    return re.sub(r"^to ", "", gloss)
+    gloss = _SPACES.sub(" ", gloss.replace("(", " ").replace(")", " "))
+    gloss = _SPACE_BEFORE_MARK.sub(r"\1", gloss).strip(" ,;")
+    return gloss[3:] if gloss.startswith("to ") else gloss
 
 
 def head(gloss: str) -> str:
     """The part of a cleaned gloss before its first comma or semicolon, without end marks."""
-    return re.split(r"[,;]", gloss)[0].strip().rstrip("?!.").strip()
+    return _MARK.split(gloss, maxsplit=1)[0].strip().rstrip("?!.").strip()
 
 
+@lru_cache(maxsize=1 << 18)
 def name_of(gloss: str) -> str:
     """The first run of capitalised words of a proper-noun gloss (``""`` if it has none).
 
@@ -108,7 +114,7 @@ def _candidates(word: str, entries: list[tuple[int, dict]]) -> list[tuple[tuple,
         proper = entry["pinyin"][:1].isupper()
         for pos, raw in enumerate(entry["definitions"]):
             named = name_of(raw) if proper else ""
-            if not (usable(raw) or named and re.match(r"(old )?name of", raw)):
+            if not (usable(raw) or named and _NAME_OF.match(raw)):
                 continue
             gloss = named or head(clean_gloss(raw))
             if not gloss or CJK.search(gloss):
@@ -243,6 +249,8 @@ def build_tables() -> dict:
         for e in cedict_entries()
         if len(e["simplified"]) == 1 and any(d.startswith("surname") for d in e["definitions"])
     }
+    clean_gloss.cache_clear()  # the tables are built once: free what was kept for them
+    name_of.cache_clear()
     return {"zh_en": zh_en, "zh_en_names": zh_en_names, "en_zh": en_zh, "surnames": sorted(named)}
 
 
