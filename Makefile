@@ -23,8 +23,8 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The end-to-end tests too long for every change (marked slow; CI runs them after make test):
-# the README's paper command on stand-ins, SIGKILL-and-resume of a real run, real alignment,
-# a cell trained by two launched processes.
+# the README's paper command on stand-ins, SIGKILL-and-resume of a real run, alignment of the
+# real corpora, a cell trained by two launched processes, the wheel run from a fresh venv.
 test-slow: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slow -n $(TEST_WORKERS) --dist loadfile
 

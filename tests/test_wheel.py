@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--direction", "en2zh", "--set", 'schedules=["-"]', "--set", "data.max_posts=8"]
 SMALL += ["--set", "acn.train.epochs=1"]
 
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.slow]  # make test-slow, CI
 
 
 def _run(argv: list[str], cwd: Path, env: dict | None = None) -> str:

@@ -14,6 +14,9 @@ from xmner.align.export import export_acn_embeddings, load_acn_embeddings
 from xmner.align.space import build_aligned_space
 from xmner.data.corpus import read_corpus
 
+# fastText on the real train splits (and, last test, their translations): make test-slow, CI
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def corpora(data_root):
@@ -82,7 +85,6 @@ def test_acn_export_from_aligned_space(run, corpora, tmp_path):
     np.testing.assert_allclose(matrix[row], run.tgt.vectors[run.tgt.index("的")])
 
 
-@pytest.mark.slow  # both train splits translated, fastText on 14k texts: make test-slow, CI
 def test_translated_corpora_make_held_out_pairs_far_above_chance(corpora, data_root, tmp_path):
     """With the lexicon translations of both train splits in the fastText text (what the
     pipeline does), held-out word translation is far above chance."""
