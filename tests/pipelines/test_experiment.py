@@ -267,11 +267,23 @@ def test_cluster_vocabulary_comes_from_training_posts_only(tmp_path, data_root, 
     assert "clusters" not in experiment.cell_inputs(ctx, experiment.Cell("en2zh", "acn", "SRC", 1))
 
 
-def test_parallel_workers_give_the_results_of_one_process(tmp_path, data_root):
+def test_parallel_workers_give_the_results_of_one_process(tmp_path, data_root, monkeypatch):
     overrides = ['directions=["en2zh"]', 'schedules=["-", "SRC"]', "data.max_posts=12"]
     serial, _ = experiment.run_experiment(_smoke(tmp_path / "one", data_root, *overrides))
     cfg = _smoke(tmp_path / "two", data_root, *overrides, "jobs=2")
+
+    def in_parent(*args, **kwargs):
+        raise AssertionError("the parent built the word vectors itself")
+
+    # with workers, a child process builds the shared artefacts (its memory ends with it)
+    from xmner.align import space
+
+    monkeypatch.setattr(space, "build_aligned_space", in_parent)
     parallel, ctx = experiment.run_experiment(cfg)
+    steps = [t.step for t in ctx.timings]
+    assert steps.index("embeddings (fastText + alignment)") < steps.index(
+        "read the shared artefacts back"
+    )
     strip = ("seconds", "path", "stages")
     assert [{k: v for k, v in r.items() if k not in strip} for r in parallel] == [
         {k: v for k, v in r.items() if k not in strip} for r in serial
