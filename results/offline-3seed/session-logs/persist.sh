@@ -1,7 +1,7 @@
 #!/bin/bash
-# Copy the finished cells of /work/run5/runs (all but checkpoints and locks) into the repo.
+# Copy the finished cells of /work/run6/runs (all but checkpoints and locks) into the repo.
 set -eu
-src=/work/run5/runs; dst=/work/main/results/offline-3seed
+src=/work/run6/runs; dst=/work/main/results/offline-3seed
 mkdir -p "$dst"
 cp "$src/environment.json" "$src/MANIFEST.jsonl" "$dst/"
 n=0
