@@ -16,6 +16,29 @@ def test_threshold_is_set_on_glibc_and_zero_leaves_it():
     assert allocator.set_mmap_threshold(0) is False
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_trim_returns_free_pages_inside_the_heap():
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(4096) for _ in range(8192)]  # 32 MiB below any mmap threshold
+    for block in blocks:
+        ctypes.memset(block, 1, 4096)
+    for block in blocks[:-1]:  # the last one pins the heap's top: only a trim frees the rest
+        libc.free(block)
+    before = _resident_kib()
+    assert allocator.trim() is True
+    assert before - _resident_kib() > 16 * 1024  # most of the 32 MiB left the process
+    libc.free(blocks[-1])
+
+
+def _resident_kib() -> int:
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmRSS")).split()[1])
+
+
 @pytest.mark.parametrize("config", [UMTConfig, ACNConfig])
 def test_each_model_asks_for_4_mib_and_refuses_a_negative_one(config):
     assert config().cpu_mmap_threshold_mib == 4

@@ -43,3 +43,9 @@ def set_mmap_threshold(mib: int) -> bool:
         log.info("no glibc mallopt here: the mmap threshold stays the allocator's own")
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, mib << 20))
+
+
+def trim() -> bool:
+    """Return the C heap's free pages to the system (glibc ``malloc_trim``); whether any went."""
+    libc = _libc()
+    return bool(libc.malloc_trim(0)) if libc is not None else False

@@ -64,6 +64,17 @@ def test_costs_are_pooled_per_direction_model_and_stage(tmp_path):
     assert costs.source == f"3 finished stages in {tmp_path}/"
 
 
+def test_the_parent_beside_the_workers_is_its_read_back_not_the_builders(tmp_path):
+    timings = [
+        {"step": "read corpora", "seconds": 1, "peak_rss_mb": 300.0},
+        {"step": "embeddings (fastText + alignment)", "seconds": 2, "peak_rss_mb": 1100.0},
+        {"step": "read the shared artefacts back", "seconds": 4, "peak_rss_mb": 450.0},
+        {"step": "cell en2zh/acn/- seed 1", "seconds": 90, "peak_rss_mb": 1800.0},
+    ]
+    _write(tmp_path / "report" / "timings.json", timings)
+    assert estimate.memory(tmp_path) == ({"acn": 1800.0}, 450.0)
+
+
 def test_seconds_left_count_only_what_is_not_saved(tmp_path):
     cells = _run_dir(tmp_path)
     one = estimate.estimate(_cfg(tmp_path), tmp_path, cells, STATUSES, POSTS, workers=1)

@@ -292,6 +292,10 @@ def test_parallel_workers_give_the_results_of_one_process(tmp_path, data_root, m
         s["best_dev_f1"] for r in serial for s in r["stages"]
     ]
     assert {t.step for t in ctx.timings} >= {"cell en2zh/acn/- seed 1", "cell en2zh/acn/SRC seed 1"}
+    # beside the workers the parent holds paths and counts, not posts or vectors
+    assert ctx.corpora == {} and ctx.translations == {}
+    assert set(ctx.resources["acn"]) == {"alignment_metrics"}
+    assert ctx.train_sizes == {"cmner": 12, "twitter2015": 12}
 
 
 @pytest.mark.parametrize(

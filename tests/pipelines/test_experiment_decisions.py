@@ -50,6 +50,7 @@ def _context(tmp_path: Path, cfg=None, fingerprints: dict | None = None) -> Cont
         for split in ("train", "dev", "test"):
             ctx.corpora[corpus, split] = _posts(corpus, split)
             ctx.corpora[corpus, f"{split}:raw"] = _posts(corpus, f"{split}-raw")
+        ctx.train_sizes[corpus] = len(ctx.corpora[corpus, "train"])
     for name, d in DIRECTIONS.items():  # the source's ids, in the target language
         ctx.translations[name] = [
             Post(p.id, [f"{name}.{p.tokens[0]}"], ["O"], [], d.target_lang, f"{d.source}-tr")
@@ -738,7 +739,7 @@ def test_counter_prints_the_overall_line_with_the_time_left(tmp_path, monkeypatc
 def test_time_left_estimates_from_statuses_and_train_sizes(tmp_path, monkeypatch):
     _machine(monkeypatch, 4)
     ctx = _context(tmp_path, _cfg("jobs=0"))
-    ctx.corpora["cmner", "train"].append(_posts("cmner", "train", n=3)[2])
+    ctx.train_sizes["cmner"] = 3  # what load_corpora counted: the parent keeps no posts
     cells = [Cell("en2zh", "acn", "-", 1), Cell("zh2en", "acn", "TGT", 1)]
     key = experiment.cell_key(ctx.cfg, "acn", "-", "none")
     _settle(cells[0].run_dir(ctx.out), key, {}, results="{}")

@@ -149,8 +149,16 @@ def stage_costs(found: list[Sample]) -> dict[Key, StageCost]:
     return costs
 
 
+READ_BACK = "read the shared artefacts back"  # the parent's own step when a child built them
+
+
 def memory(out: Path) -> tuple[dict[str, float], float]:
-    """Peak RSS per worker by model and the parent's before the cells, from timings.json."""
+    """Peak RSS per worker by model and the parent's before the cells, from timings.json.
+
+    When a child process built the shared artefacts (its steps come before ``READ_BACK``), the
+    parent's figure is that of its own read-back step: the child has ended before any worker
+    starts.
+    """
     timings = _json(out / "report" / "timings.json") or []
     workers: dict[str, float] = {}
     parent, cells_started = 0.0, False
@@ -160,6 +168,8 @@ def memory(out: Path) -> tuple[dict[str, float], float]:
             cells_started = True
             model = step.split()[1].split("/")[1]
             workers[model] = max(workers.get(model, 0.0), rss)
+        elif step == READ_BACK:
+            parent = rss
         elif not cells_started:
             parent = max(parent, rss)
     return workers, parent
