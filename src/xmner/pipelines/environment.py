@@ -30,6 +30,18 @@ def git_commit() -> str | None:
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name from ``cpuinfo`` (Linux), else what ``platform`` knows, else "cpu"."""
+    try:
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
 def environment(inputs: dict[str, str], threads: int) -> dict[str, Any]:
     """Versions, device, threads, the command line and the input fingerprints of this run."""
     import torch
@@ -43,7 +55,10 @@ def environment(inputs: dict[str, str], threads: int) -> dict[str, Any]:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "cuda": torch.version.cuda if cuda else None,
-        "device": torch.cuda.get_device_name(0) if cuda else f"cpu ({platform.processor()})",
+        "device": torch.cuda.get_device_name(0) if cuda else f"cpu ({cpu_name()})",
+        # the instruction set torch's CPU kernels run: the last bits of a float, hence an F1
+        # trained on another machine, can differ with it (results/reproduce-seed1/README.md)
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": threads,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
