@@ -337,7 +337,8 @@ def test_load_corpora_caps_unifies_and_writes_gold_unless_a_worker(tmp_path, mon
         asked.append((corpus, split, root))
         tag = "B-OTHER" if corpus == "cmner" else "B-MISC"
         return [
-            Post(f"{split}{i}", ["w", "x"], [tag, "O"], [], LANG[corpus], corpus) for i in range(3)
+            Post(f"{split}{i}", ["w", "x"], [tag, "O"], [], LANG[corpus], corpus)
+            for i in range({"train": 3, "dev": 4, "test": 5}[split])
         ]
 
     monkeypatch.setattr(experiment, "load_split", load_split)
@@ -352,6 +353,7 @@ def test_load_corpora_caps_unifies_and_writes_gold_unless_a_worker(tmp_path, mon
         for s in (split, f"{split}:raw")
     ]  # fmt: skip
     assert [p.id for p in ctx.corpora["cmner", "dev"]] == ["dev0", "dev1"]
+    assert ctx.train_sizes == {"cmner": 2, "twitter2015": 2}  # the capped train splits
     assert ctx.corpora["cmner", "test"][0].tags == ["B-MISC", "O"]  # unified
     assert ctx.corpora["cmner", "test:raw"][0].tags == ["B-OTHER", "O"]  # as written
     for corpus in ("cmner", "twitter2015"):
@@ -364,6 +366,7 @@ def test_load_corpora_caps_unifies_and_writes_gold_unless_a_worker(tmp_path, mon
     uncapped = Context(_cfg("data.max_posts=0"), tmp_path / "worker")
     experiment.load_corpora(uncapped, write_gold=False)
     assert len(uncapped.corpora["twitter2015", "train"]) == 3
+    assert uncapped.train_sizes == {"cmner": 3, "twitter2015": 3}  # train, not dev (4) or test
     assert uncapped.gold_test["cmner"] == tmp_path / "worker" / "data" / "cmner-test.txt"
     assert not (tmp_path / "worker").exists()
 
