@@ -743,10 +743,10 @@ def release_posts(ctx: Context) -> None:
     ctx.corpora.clear()
     ctx.translations.clear()
     ctx.features.clear()
-    for held in ctx.resources.values():
-        if isinstance(held, dict):  # keep what the report names (alignment metrics)
-            for name in ("words", "embeddings", "chars", "bigrams", "tokenizer"):
-                held.pop(name, None)
+    kept = ("alignment_metrics",)  # what the report names; a new resource is dropped too
+    ctx.resources = {
+        model: {k: v for k, v in held.items() if k in kept} for model, held in ctx.resources.items()
+    }
     gc.collect()
     allocator.trim()
 
